@@ -1,0 +1,7 @@
+"""The one list of experiments: importing this module imports every lecture's experiments.
+
+core/ never imports a lecture package; the CLI reads the registry through this module, so
+an experiment is never missing because its module was not imported.
+"""
+
+import adlab.foundations.experiments  # noqa: F401  lecture 2

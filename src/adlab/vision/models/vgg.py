@@ -1,0 +1,159 @@
+"""VGG-11/13/16/19 (Simonyan & Zisserman, 2014), with and without batch norm.
+
+Only 3x3 "same" convolutions (stride 1, padding 1), in five stages separated
+by 2x2 max-pools; two stacked 3x3 convolutions see 5x5, three see 7x7, with
+fewer weights than one large kernel. Configurations (numbers are channels,
+``M`` a max-pool), the columns A, B, D, E of the paper:
+
+    vgg11: 64 M 128 M 256 256 M 512 512 M 512 512 M
+    vgg13: 64 64 M 128 128 M 256 256 M 512 512 M 512 512 M
+    vgg16: 64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512 M
+    vgg19: 64 64 M 128 128 M 256 256 256 256 M 512 512 512 512 M 512 512 512 512 M
+
+ImageNet configuration (``image_size >= 64``), as torchvision: adaptive
+average pool to 7x7, classifier linear 25088-4096, ReLU, dropout,
+4096-4096, ReLU, dropout, 4096-num_classes. VGG-16 has 138,357,544 parameters,
+VGG-19 143,667,240 (3x224x224, 1000 classes). ``vgg*_bn`` put batch norm
+after every convolution (the convolutions keep their biases, as torchvision).
+
+Small images (``image_size < 64``): a max-pool is skipped when its input is
+already smaller than 2x2 (28x28 inputs: 28 -> 14 -> 7 -> 3 -> 1, the fifth pool
+is skipped), and the adaptive pool reduces the last map to 1x1, so the
+classifier reads 512 values instead of 512x7x7; its 4096-4096 widths and
+dropout are unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..arith import conv_output_size
+from ..registry import register_model
+from ._common import use_small_stem
+
+__all__ = ["VGG", "VGG_CONFIGS", "vgg"]
+
+VGG_CONFIGS: dict[int, list[int | str]] = {
+    11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+
+class VGG(nn.Module):
+    """VGG from a configuration list (channels and ``"M"`` for max-pool)."""
+
+    def __init__(
+        self,
+        cfg: list[int | str],
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        image_size: int = 224,
+        batch_norm: bool = False,
+        dropout: float = 0.5,
+        hidden: int = 4096,
+        small_input: bool | None = None,
+    ):
+        super().__init__()
+        small = use_small_stem(image_size, small_input)
+        layers: list[nn.Module] = []
+        c, n = in_channels, image_size
+        for v in cfg:
+            if v == "M":
+                if small and n < 2:
+                    continue  # nothing left to pool on a small image
+                layers.append(nn.MaxPool2d(2, 2))
+                n = conv_output_size(n, 2, 2)
+            else:
+                layers.append(nn.Conv2d(c, int(v), 3, padding=1))  # same convolution
+                if batch_norm:
+                    layers.append(nn.BatchNorm2d(int(v)))
+                layers.append(nn.ReLU(inplace=True))
+                c = int(v)
+        self.features = nn.Sequential(*layers)
+        pooled = 1 if small else 7
+        self.avgpool = nn.AdaptiveAvgPool2d((pooled, pooled))
+        self.classifier = nn.Sequential(
+            nn.Linear(c * pooled * pooled, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # torchvision's initialisation: He (fan-out) for convolutions, N(0, 0.01) for dense layers
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, num_classes)
+        x = self.avgpool(self.features(x))  # (B, 512, p, p)
+        return self.classifier(torch.flatten(x, 1))
+
+
+def vgg(depth: int, batch_norm: bool = False, **kwargs) -> VGG:
+    """VGG-``depth`` (11, 13, 16 or 19)."""
+    if depth not in VGG_CONFIGS:
+        raise ValueError(f"VGG depth must be one of {sorted(VGG_CONFIGS)}, got {depth}")
+    return VGG(VGG_CONFIGS[depth], batch_norm=batch_norm, **kwargs)
+
+
+@register_model
+def vgg11(**kwargs) -> VGG:
+    """VGG-11 (configuration A)."""
+    return vgg(11, **kwargs)
+
+
+@register_model
+def vgg13(**kwargs) -> VGG:
+    """VGG-13 (configuration B)."""
+    return vgg(13, **kwargs)
+
+
+@register_model
+def vgg16(**kwargs) -> VGG:
+    """VGG-16 (configuration D)."""
+    return vgg(16, **kwargs)
+
+
+@register_model
+def vgg19(**kwargs) -> VGG:
+    """VGG-19 (configuration E)."""
+    return vgg(19, **kwargs)
+
+
+@register_model
+def vgg11_bn(**kwargs) -> VGG:
+    """VGG-11 with batch norm."""
+    return vgg(11, batch_norm=True, **kwargs)
+
+
+@register_model
+def vgg13_bn(**kwargs) -> VGG:
+    """VGG-13 with batch norm."""
+    return vgg(13, batch_norm=True, **kwargs)
+
+
+@register_model
+def vgg16_bn(**kwargs) -> VGG:
+    """VGG-16 with batch norm."""
+    return vgg(16, batch_norm=True, **kwargs)
+
+
+@register_model
+def vgg19_bn(**kwargs) -> VGG:
+    """VGG-19 with batch norm."""
+    return vgg(19, batch_norm=True, **kwargs)

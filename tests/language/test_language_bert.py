@@ -1,0 +1,140 @@
+"""BERT-style encoder: 80/10/10 masking, MLM loss at init, NSP and fine-tuning heads."""
+
+import math
+
+import pytest
+import torch
+
+from adlab.language.bert import (
+    BertClassifier,
+    BertConfig,
+    BertEncoder,
+    BertForPretraining,
+    mask_tokens,
+    pack_pair,
+)
+
+PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
+SPECIAL = (PAD, UNK, CLS, SEP, MASK)
+V = 60
+
+
+def _batch(B=400, T=250, seed=0):
+    """Sequences [CLS] ... [SEP] ... [SEP] [PAD]... of ordinary tokens 5..V-1 (100k positions by default)."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, V, (B, T), generator=g)
+    ids[:, 0], ids[:, T // 2], ids[:, -20] = CLS, SEP, SEP
+    ids[:, -19:] = PAD
+    return ids
+
+
+def test_masking_statistics_follow_the_15_80_10_10_rule():
+    ids = _batch()
+    corrupted, labels = mask_tokens(ids, MASK, V, SPECIAL, torch.Generator().manual_seed(1))
+    ordinary = ~torch.isin(ids, torch.tensor(SPECIAL))
+    selected = labels != -100
+    n_sel = selected.sum().item()
+    assert abs(n_sel / ordinary.sum().item() - 0.15) < 0.005
+    masked = (corrupted == MASK) & selected
+    kept = (corrupted == ids) & selected
+    replaced = selected & ~masked & ~kept
+    # a random replacement equals the original with probability 1/55, counted as "kept"
+    p_same = 1 / (V - len(SPECIAL))
+    assert abs(masked.sum().item() / n_sel - 0.80) < 0.015
+    assert abs(replaced.sum().item() / n_sel - 0.10 * (1 - p_same)) < 0.015
+    assert abs(kept.sum().item() / n_sel - (0.10 + 0.10 * p_same)) < 0.015
+    # random replacements are ordinary tokens, spread over the vocabulary
+    assert not torch.isin(corrupted[replaced], torch.tensor(SPECIAL)).any()
+    assert len(torch.unique(corrupted[replaced])) == V - len(SPECIAL)
+
+
+def test_special_tokens_are_never_selected_and_labels_are_minus_100_elsewhere():
+    ids = _batch(B=100)
+    corrupted, labels = mask_tokens(ids, MASK, V, SPECIAL, torch.Generator().manual_seed(2))
+    special = torch.isin(ids, torch.tensor(SPECIAL))
+    assert torch.equal(corrupted[special], ids[special])
+    assert (labels[special] == -100).all()
+    selected = labels != -100
+    assert torch.equal(labels[selected], ids[selected])
+    assert torch.equal(corrupted[~selected], ids[~selected])  # unselected tokens are untouched
+
+
+def test_masking_is_reproducible_with_a_generator():
+    ids = _batch(B=10)
+    a = mask_tokens(ids, MASK, V, SPECIAL, torch.Generator().manual_seed(3))
+    b = mask_tokens(ids, MASK, V, SPECIAL, torch.Generator().manual_seed(3))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_pack_pair():
+    ids, seg = pack_pair([10, 11], [12], CLS, SEP)
+    assert ids == [CLS, 10, 11, SEP, 12, SEP]
+    assert seg == [0, 0, 0, 0, 1, 1]
+
+
+def _cfg(**kw):
+    base = dict(vocab_size=V, max_len=32, n_layer=2, n_head=4, d_model=32, dropout=0.0)
+    base.update(kw)
+    return BertConfig(**base)
+
+
+def test_mlm_loss_at_init_is_close_to_log_vocab():
+    torch.manual_seed(0)
+    cfg = _cfg(vocab_size=300)
+    model = BertForPretraining(cfg).eval()
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 300, (16, 32), generator=g)
+    ids[:, 0] = CLS
+    corrupted, labels = mask_tokens(ids, MASK, 300, SPECIAL, g)
+    out = model(corrupted, mlm_labels=labels, nsp_labels=torch.randint(0, 2, (16,), generator=g))
+    assert out.mlm_logits.shape == (16, 32, 300) and out.nsp_logits.shape == (16, 2)
+    assert abs(out.mlm_loss.item() - math.log(300)) < 0.1
+    assert abs(out.nsp_loss.item() - math.log(2)) < 0.05
+    torch.testing.assert_close(out.loss, out.mlm_loss + out.nsp_loss)
+
+
+def test_mlm_head_is_tied_to_the_token_embedding():
+    model = BertForPretraining(_cfg())
+    n_tok = model.encoder.tok_emb.weight.numel()
+    names = [n for n, p in model.named_parameters() if p.numel() == n_tok and p.dim() == 2]
+    assert names == ["encoder.tok_emb.weight"]
+
+
+def test_encoder_is_bidirectional_and_ignores_padding():
+    torch.manual_seed(1)
+    enc = BertEncoder(_cfg()).double().eval()
+    ids = torch.tensor([[CLS, 7, 8, 9, SEP, PAD, PAD]])
+    h = enc(ids)
+    # changing a later token changes the first output (bidirectional)
+    h2 = enc(torch.tensor([[CLS, 7, 8, 10, SEP, PAD, PAD]]))
+    assert (h[0, 0] - h2[0, 0]).abs().max() > 1e-6
+    # changing what sits in a padded slot changes nothing at the real positions
+    h3 = enc(torch.tensor([[CLS, 7, 8, 9, SEP, PAD, 33]]), attention_mask=ids != PAD)
+    torch.testing.assert_close(h3[0, :5], h[0, :5], rtol=1e-10, atol=1e-10)
+    # segments matter
+    h4 = enc(ids, segment_ids=torch.tensor([[0, 0, 0, 1, 1, 1, 1]]))
+    assert not torch.allclose(h4[0, :5], h[0, :5])
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_fine_tuning_updates_all_weights_unless_frozen(freeze):
+    torch.manual_seed(2)
+    pre = BertForPretraining(_cfg())
+    clf = BertClassifier(pre.encoder, n_classes=3, pooler=pre.pooler, freeze_encoder=freeze)
+    before = {n: p.detach().clone() for n, p in clf.named_parameters()}
+    opt = torch.optim.SGD([p for p in clf.parameters() if p.requires_grad], lr=0.1)
+    ids = torch.randint(5, V, (8, 12))
+    ids[:, 0] = CLS
+    logits, loss = clf(ids, labels=torch.randint(0, 3, (8,)))
+    assert logits.shape == (8, 3)
+    loss.backward()
+    opt.step()
+    changed = {n for n, p in clf.named_parameters() if not torch.equal(p, before[n])}
+    encoder = {n for n in before if n.startswith("encoder.")}
+    # every encoder weight moves, except embedding rows of tokens absent from the batch (their gradient is 0)
+    enc_changed = changed & encoder
+    if freeze:
+        assert not enc_changed
+    else:
+        assert enc_changed == encoder
+    assert {"head.weight", "head.bias"} <= changed

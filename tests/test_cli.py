@@ -1,0 +1,121 @@
+"""The command line: user errors are one line with the right exit code and write nothing."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adlab.cli import main
+
+ADLAB = [sys.executable, "-m", "adlab"]
+
+
+def _cli(*args, cwd=None, env=None):
+    e = dict(os.environ, MPLBACKEND="Agg", **(env or {}))
+    return subprocess.run(ADLAB + list(args), capture_output=True, text=True, cwd=cwd, env=e, timeout=600)
+
+
+def test_unknown_experiment_exit_2_one_line_with_closest(tmp_path):
+    p = _cli("run", "foundations.linear-softmx", "--runs", str(tmp_path / "runs"))
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+    assert "foundations.linear-softmax" in p.stderr
+    p = _cli("run", "nope", "--runs", str(tmp_path / "runs"))
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "unknown experiment 'nope'" in p.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "setting,needle",
+    [("lr=abc", "lr"), ("lr=-1", "> 0"), ("epochs=2.5", "int"), ("optimiser=adam", "did you mean optimizer"), ("optimizer=rmsprop", "sgd|adam"), ("lr", "key=value")],
+)
+def test_bad_set_exit_2_names_field(tmp_path, setting, needle):
+    p = _cli("run", "foundations.linear-softmax", "--set", setting, "--runs", str(tmp_path / "runs"))
+    assert p.returncode == 2, p.stderr
+    assert needle in p.stderr and p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_lr_abc_message_names_field_and_type(capsys, tmp_path):
+    assert main(["run", "foundations.linear-softmax", "--set", "lr=abc", "--runs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "lr" in err and "expected float" in err
+
+
+def test_missing_data_exit_3_with_fetch_command(capsys, tmp_path, empty_data_home):
+    code = main(["run", "foundations.linear-softmax", "--preset", "smoke", "--runs", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 3 and "adlab data fetch fashion-mnist" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "foundations.linear-softmax", "--preset", "huge"])
+    assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as e:
+        main(["frobnicate"])
+    assert e.value.code == 2
+
+
+def test_cuda_request_without_gpu_is_a_user_error(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["run", "foundations.linear-softmax", "--device", "cuda", "--runs", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_list_show_and_data_info(capsys):
+    assert main(["list"]) == 0
+    assert "foundations.linear-softmax" in capsys.readouterr().out
+    assert main(["list", "vision.nothing-like-this*"]) == 2
+    capsys.readouterr()
+    assert main(["show", "foundations.linear-softmax"]) == 0
+    out = capsys.readouterr().out
+    assert "batch_size" in out and "minibatch size" in out
+    assert main(["data", "info"]) == 0
+    assert "fashion-mnist" in capsys.readouterr().out
+    assert main(["data", "fetch", "imagenet"]) == 2
+
+
+def test_run_writes_the_run_directory_contract(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "foundations.linear-softmax", "--preset", "smoke", "--out", str(out), "--seed", "3"]) == 0
+    for f in ("config.json", "metrics.jsonl", "results.json", "verdict.json", "report.html", "report.md", "model_card.md"):
+        assert (out / f).is_file(), f
+    res = json.loads((out / "results.json").read_text())
+    assert {"experiment", "preset", "seed", "metrics", "artifacts", "wall_s"} <= set(res)
+    assert res["seed"] == 3 and res["preset"] == "smoke" and res["experiment"] == "foundations.linear-softmax"
+    assert all((out / a).is_file() for a in res["artifacts"]) and any(a.startswith("plots/") for a in res["artifacts"])
+    v = json.loads((out / "verdict.json").read_text())
+    assert set(v) == {"passed", "summary", "checks"}
+    assert all(set(c) == {"name", "value", "op", "threshold", "passed"} for c in v["checks"])
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["config"]["n_train"] == 1000 and cfg["preset"] == "smoke"
+    assert list((out / "checkpoint").rglob("tensors.safetensors"))
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "test accuracy" in html and "<script src" not in html
+    # the same out dir again is refused and left untouched
+    before = (out / "results.json").read_bytes()
+    assert main(["run", "foundations.linear-softmax", "--preset", "smoke", "--out", str(out)]) == 2
+    assert (out / "results.json").read_bytes() == before
+    # the smoke run is too short to reach 83%: --strict turns its failed verdict into exit 1
+    if not v["passed"]:
+        assert main(["run", "foundations.linear-softmax", "--preset", "smoke", "--out", str(tmp_path / "s"), "--strict"]) == 1
+    # report rebuilds from the files
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0 and (out / "report.html").is_file()
+    assert main(["report", str(out), str(tmp_path / "s"), "--out", str(tmp_path / "combined")]) == 0
+    assert "2 verdicts" not in (tmp_path / "combined" / "report.html").read_text() or True
+    assert "of 2 verdicts pass" in (tmp_path / "combined" / "report.html").read_text()
+    assert main(["report", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_resume_rejects_mismatch(tmp_path, capsys):
+    assert main(["run", "foundations.linear-softmax", "--resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err

@@ -5,3 +5,7 @@ an experiment is never missing because its module was not imported.
 """
 
 import adlab.foundations.experiments  # noqa: F401  lecture 2
+import adlab.gans.experiments  # noqa: F401  lecture 9
+import adlab.language.experiments  # noqa: F401  lecture 7
+import adlab.sequences.experiments  # noqa: F401  lecture 6
+import adlab.vision.experiments  # noqa: F401  lecture 3

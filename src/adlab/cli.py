@@ -165,9 +165,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from adlab.core.report import load_run, write_combined_report, write_run_report
+    from adlab.core.report import load_run, results_table_markdown, write_combined_report, write_run_report
 
     records = [load_run(p) for p in args.run_dirs]  # all checked before anything is written
+    if args.table:
+        print(results_table_markdown(records), end="")
+        return 0
     for r in records:
         print(f"report: {write_run_report(r.path).resolve()}")
     if len(records) > 1 or args.out:
@@ -247,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="rebuild reports from run directories")
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     s.add_argument("--out", help="folder of the combined report (several runs)")
+    s.add_argument("--table", action="store_true", help="print a Markdown results table (for docs/) instead")
     s.add_argument("--runs", default="runs")
     s.set_defaults(func=cmd_report)
 

@@ -176,3 +176,14 @@ def write_combined_report(records: list[RunRecord], out: str | Path, title: str)
     md += [""] + [f"- {r.experiment}: `{r.path}/report.html`" for r in records]
     write_text_atomic(out / "report.md", "\n".join(md) + "\n")
     return write_text_atomic(out / "report.html", _page(title, body))
+
+
+def results_table_markdown(records: list[RunRecord]) -> str:
+    """A Markdown table of runs for the lecture docs: experiment, preset, device, verdict, numbers, time."""
+    lines = ["| experiment | preset | device | verdict | measured (threshold) | wall s |", "|---|---|---|---|---|---|"]
+    for r in records:
+        nums = "; ".join(f"{c['name']} {_num(c['value'])} ({c['op']} {_num(c['threshold'])})" for c in r.verdict.get("checks", []))
+        lines.append(
+            f"| `{r.experiment}` | {r.results.get('preset')} | {r.config.get('device', '?')} | {'pass' if r.passed else 'FAIL'} | {nums} | {r.results.get('wall_s', 0):.0f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from adlab.core.errors import DataCorruptError, DataMissingError
 from adlab.data.idx import parse_idx, read_bytes, read_idx
@@ -31,6 +32,8 @@ FILES = {
     "t10k-images-idx3-ubyte": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 7840016),
     "t10k-labels-idx1-ubyte": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10008),
 }
+# Mean and standard deviation of the training pixels scaled to [0, 1] (pinned in a test).
+MEAN, STD = 0.2860, 0.3530
 SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
@@ -144,3 +147,19 @@ def load_idx_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, n
     if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
         raise DataCorruptError(f"{images} / {labels}: expected (N, H, W) images and (N,) labels, got {x.shape} and {y.shape}")
     return x, y.astype(np.int64)
+
+
+def tensors(split: str = "train", n: int | None = None, seed: int = 0, standardise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 1, 28, 28) float32 and labels (N,) int64 of ``split``, ready for torch.
+
+    Pixels are scaled to [0, 1] and, with ``standardise``, shifted and scaled by the training
+    mean and standard deviation. With ``n``, the first ``n`` of a permutation seeded by ``seed``.
+    """
+    x, y = load(split)
+    if n is not None and n < len(x):
+        idx = np.random.default_rng(seed).permutation(len(x))[:n]
+        x, y = x[idx], y[idx]
+    xt = torch.from_numpy(x).float().div_(255.0)
+    if standardise:
+        xt = (xt - MEAN) / STD
+    return xt.unsqueeze(1), torch.from_numpy(y)

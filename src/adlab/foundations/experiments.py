@@ -5,29 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
 from adlab.core.trainer import ArrayLoader, Classification, Trainer
 from adlab.data import fashion_mnist
+from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.foundations.models import SoftmaxRegression
 from adlab.metrics.classification import confusion_matrix, per_class_accuracy
-
-# Mean and standard deviation of Fashion-MNIST training pixels scaled to [0, 1].
-FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530
-
-
-def fashion_tensors(split: str, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Standardised Fashion-MNIST images (N, 1, 28, 28) float32 and labels (N,); the first ``n``
-    of a seeded permutation when ``n`` is given (a class-balanced-in-expectation subset)."""
-    x, y = fashion_mnist.load(split)
-    if n is not None and n < len(x):
-        idx = np.random.default_rng(seed).permutation(len(x))[:n]
-        x, y = x[idx], y[idx]
-    xt = (torch.from_numpy(x).float().div_(255.0) - FMNIST_MEAN) / FMNIST_STD
-    return xt.unsqueeze(1), torch.from_numpy(y)
-
 
 @dataclass
 class LinearSoftmaxConfig:

@@ -1,5 +1,8 @@
 """Model families of lecture 3, one module each; importing this package registers them all.
 
+The family modules keep their names here (``models.resnet`` is the module; its
+``resnet(depth)`` constructor is ``models.resnet.resnet``).
+
 Build any of them by name with :func:`adlab.vision.create_model`; list them with
 :func:`adlab.vision.list_models`.
 """
@@ -20,10 +23,9 @@ from .resnet import (
     SqueezeExcitation,
     WideResNet,
     cifar_resnet,
-    resnet,
     wide_resnet,
 )
-from .vgg import VGG, vgg
+from .vgg import VGG
 
 __all__ = [
     "alexnet", "densenet", "googlenet", "lenet", "mobilenet", "resnet", "vgg",

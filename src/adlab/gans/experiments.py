@@ -1,0 +1,1 @@
+"""Registered claims of the gans lecture (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Registered claims of the language lecture (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Registered claims of the sequences lecture (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Registered claims of the vision lecture (filled in by its issue)."""

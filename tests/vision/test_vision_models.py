@@ -1,0 +1,263 @@
+"""The model zoo: reference parameter counts at ImageNet scale, forward passes at 28x28, blocks."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from adlab.vision import create_model, list_models
+from adlab.vision.arith import conv2d_params, count_macs, count_parameters
+from adlab.vision.models import resnet as R
+from adlab.vision.models.googlenet import INCEPTION_V1_CONFIG
+
+
+def build_meta(name, **kw):
+    """Build on the meta device: shapes and counts without allocating or initialising weights."""
+    with torch.device("meta"):
+        return create_model(name, **kw)
+
+
+# torchvision's (and the papers') counts for 3x224x224 inputs and 1000 classes
+IMAGENET_PARAMS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "vgg11": 132_863_336,
+    "vgg13": 133_047_848,
+    "vgg16": 138_357_544,
+    "vgg19": 143_667_240,
+    "vgg11_bn": 132_868_840,
+    "vgg16_bn": 138_365_992,
+    "vgg19_bn": 143_678_248,
+    "densenet121": 7_978_856,
+    "densenet169": 14_149_480,
+    "densenet201": 20_013_928,
+    "mobilenet_v2": 3_504_872,
+    "alexnet": 61_100_840,
+    "se_resnet50": 28_088_024,  # Hu et al. (2018): 28.09M
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGENET_PARAMS))
+def test_imagenet_parameter_counts_match_reference(name):
+    model = build_meta(name, num_classes=1000, in_channels=3, image_size=224)
+    assert count_parameters(model) == IMAGENET_PARAMS[name]
+
+
+def test_googlenet_count_is_torchvisions_plus_true_5x5_branches():
+    # torchvision's GoogLeNet (6,624,904 without aux heads) uses 3x3 kernels in the "5x5" branch
+    extra = sum(c[4] * c[5] * (25 - 9) for c in INCEPTION_V1_CONFIG.values())
+    assert count_parameters(build_meta("googlenet")) == 6_624_904 + extra == 7_005_832
+    with_aux = build_meta("googlenet", aux_logits=True)
+    assert count_parameters(with_aux) > count_parameters(build_meta("googlenet"))
+
+
+# CIFAR configurations (3x32x32, 10 classes): He et al. (2015) Table 6, Zagoruyko & Komodakis (2016),
+# Huang et al. (2017)
+CIFAR_PARAMS = {
+    "resnet20": 269_722,  # 0.27M
+    "resnet56": 853_018,  # 0.85M
+    "resnet110": 1_727_962,  # 1.7M
+    "plain20": 269_722,  # option A shortcuts have no parameters
+    "plain110": 1_727_962,
+    "wrn28_10": 36_479_194,  # 36.5M
+    "densenet_bc": 769_162,  # 0.8M
+}
+
+
+@pytest.mark.parametrize("name", sorted(CIFAR_PARAMS))
+def test_cifar_parameter_counts(name):
+    model = build_meta(name, num_classes=10, in_channels=3, image_size=32)
+    assert count_parameters(model) == CIFAR_PARAMS[name]
+
+
+def test_wide_resnet_constructor_and_paper_sizes():
+    # Zagoruyko & Komodakis Table 1/4: WRN-40-4 8.9M, WRN-16-8 11.0M, WRN-28-10 36.5M
+    for (d, k), millions in {(40, 4): 8.9, (16, 8): 11.0, (28, 10): 36.5, (16, 4): 2.7}.items():
+        with torch.device("meta"):
+            m = R.wide_resnet(d, k)
+        assert round(count_parameters(m) / 1e6, 1) == millions
+    with pytest.raises(ValueError, match="6n \\+ 4"):
+        R.wide_resnet(27, 2)
+
+
+def test_lenet5_classic_count():
+    assert count_parameters(create_model("lenet5", num_classes=10, in_channels=1, image_size=32)) == 61_706
+    # 28x28 inputs are padded to behave as 32x32: same count
+    assert count_parameters(create_model("lenet5", num_classes=10, in_channels=1, image_size=28)) == 61_706
+
+
+# ---------------------------------------------------------------------------
+# The lecture's basic block (source error L763)
+# ---------------------------------------------------------------------------
+
+
+def test_basic_block_has_two_3x3_convolutions():
+    C = 64
+    block = R.BasicBlock(C, C)
+    assert block.conv1.kernel_size == (3, 3) and block.conv2.kernel_size == (3, 3)
+    two_3x3 = 2 * conv2d_params(C, C, 3, bias=False) + 2 * 2 * C  # + two BNs (gamma, beta)
+    assert count_parameters(block) == two_3x3 == 73_984
+    # the lecture's text (a 3x3 then a 1x1) would have 41,216
+    assert count_parameters(block) != conv2d_params(C, C, 3, bias=False) + conv2d_params(C, C, 1, bias=False) + 4 * C
+    # and ResNet-18's count (pinned above) needs the two-3x3 block
+    assert count_parameters(build_meta("resnet18")) == IMAGENET_PARAMS["resnet18"]
+
+
+def test_bottleneck_block_widths():
+    block = R.Bottleneck(256, 64)
+    shapes = [tuple(c.weight.shape) for c in (block.conv1, block.conv2, block.conv3)]
+    assert shapes == [(64, 256, 1, 1), (64, 64, 3, 3), (256, 64, 1, 1)]
+    # cheaper than two 3x3 convolutions on 256 channels
+    assert count_parameters(block) < 2 * conv2d_params(256, 256, 3, bias=False)
+
+
+def test_preact_resnet_has_resnet_convolutions():
+    for depth in (18, 50):
+        v1, v2 = build_meta(f"resnet{depth}"), build_meta(f"preact_resnet{depth}")
+        convs = lambda m: sorted(tuple(c.weight.shape) for c in m.modules() if isinstance(c, nn.Conv2d))  # noqa: E731
+        assert convs(v1) == convs(v2)
+
+
+def test_preact_block_order_has_no_relu_after_addition():
+    torch.manual_seed(0)
+    block = R.PreActBasicBlock(4, 4).eval()
+    x = torch.randn(2, 4, 5, 5) - 3  # mostly negative
+    y = block(x)
+    assert (y < 0).any()  # the identity path carries negatives through: no final ReLU
+    v1 = R.BasicBlock(4, 4).eval()
+    assert (v1(x) >= 0).all()
+
+
+def test_squeeze_excitation_scales_channels():
+    se = R.SqueezeExcitation(32, reduction=16)
+    assert se.fc1.out_channels == 2
+    x = torch.rand(3, 32, 4, 4)
+    y = se(x)
+    ratio = y / x  # one gate in (0, 1) per (example, channel)
+    assert torch.allclose(ratio, ratio[:, :, :1, :1].expand_as(ratio), atol=1e-6)
+    assert (ratio > 0).all() and (ratio < 1).all()
+    assert count_parameters(build_meta("se_resnet20", num_classes=10, image_size=32)) > CIFAR_PARAMS["resnet20"]
+
+
+def test_plain_twin_has_no_shortcut():
+    torch.manual_seed(0)
+    plain = create_model("plain20", num_classes=10, in_channels=1, image_size=28)
+    res = create_model("resnet20", num_classes=10, in_channels=1, image_size=28)
+    res.load_state_dict(plain.state_dict())  # identical parameters
+    plain.eval(), res.eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert not torch.allclose(plain(x), res(x))
+    assert all(not b.residual for b in plain.modules() if isinstance(b, R.CifarBasicBlock))
+
+
+def test_zero_init_residual_makes_blocks_identity():
+    m = create_model("resnet18", num_classes=10, in_channels=1, image_size=28, zero_init_residual=True).eval()
+    block = m.layer1[0]
+    x = torch.rand(1, 64, 7, 7)
+    torch.testing.assert_close(block(x), x)  # ReLU(x + 0) = x for x >= 0
+
+
+def test_resnet_accepts_our_batch_norm():
+    from adlab.nn.normalization import BatchNorm2d
+
+    m = create_model("resnet20", num_classes=10, in_channels=1, image_size=28, norm_layer=BatchNorm2d)
+    assert any(isinstance(b, BatchNorm2d) for b in m.modules())
+    assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+# ---------------------------------------------------------------------------
+# Every model at 28x28x1 and (on the meta device) at 224x224x3
+# ---------------------------------------------------------------------------
+
+ALL_MODELS = list_models()
+
+
+def test_zoo_contains_the_lecture_architectures():
+    required = [
+        "lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg19_bn", "googlenet",
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "preact_resnet18", "preact_resnet50",
+        "resnet20", "resnet56", "resnet110", "plain20", "plain56", "plain110", "wrn28_10", "wrn40_4",
+        "wrn16_4", "densenet121", "densenet_bc", "mobilenet_v2", "se_resnet20", "se_resnet18",
+    ]  # fmt: skip
+    assert set(required) <= set(ALL_MODELS)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_forward_28x28_grayscale(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_channels=1, image_size=28)
+    model.eval()
+    with torch.no_grad():
+        y = model(torch.randn(2, 1, 28, 28))
+    assert y.shape == (2, 10)
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet20", "mobilenet_v2", "densenet_bc40", "googlenet"])
+def test_training_step_28x28(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_channels=1, image_size=28).train()
+    x, t = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    loss = nn.functional.cross_entropy(model(x), t)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+IMAGENET_FAMILIES = [
+    "alexnet", "vgg11", "vgg16_bn", "googlenet", "resnet18", "resnet50", "preact_resnet18",
+    "se_resnet18", "densenet121", "mobilenet_v2",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", IMAGENET_FAMILIES)
+def test_forward_224_rgb_shapes_on_meta(name):
+    with torch.device("meta"):
+        model = create_model(name, num_classes=1000, in_channels=3, image_size=224).eval()
+        y = model(torch.empty(2, 3, 224, 224))
+    assert y.shape == (2, 1000)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_forward_224_rgb_real(name):
+    model = create_model(name, num_classes=1000, in_channels=3, image_size=224).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_googlenet_aux_heads_in_training_only():
+    model = create_model("googlenet", num_classes=10, in_channels=1, image_size=28, aux_logits=True)
+    out = model.train()(torch.randn(2, 1, 28, 28))
+    assert isinstance(out, tuple) and [o.shape for o in out] == [(2, 10)] * 3
+    assert model.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_small_image_variants_documented_changes():
+    # ImageNet-style ResNet at 28x28: 3x3 stride-1 stem, no max-pool
+    r = create_model("resnet18", num_classes=10, in_channels=1, image_size=28)
+    assert r.stem[0].kernel_size == (3, 3) and r.stem[0].stride == (1, 1)
+    assert not any(isinstance(m, nn.MaxPool2d) for m in r.stem)
+    r224 = build_meta("resnet18")
+    assert r224.stem[0].kernel_size == (7, 7) and isinstance(r224.stem[3], nn.MaxPool2d)
+    # VGG at 28x28: four max-pools (28-14-7-3-1), classifier reads 512 values
+    v = create_model("vgg16", num_classes=10, in_channels=1, image_size=28)
+    assert sum(isinstance(m, nn.MaxPool2d) for m in v.features) == 4
+    assert v.classifier[0].in_features == 512
+    # AlexNet at 28x28: 3x3 stride-1 stem, the final 2x2 map is read as it is
+    a = create_model("alexnet", num_classes=10, in_channels=1, image_size=28)
+    assert a.features[0].kernel_size == (3, 3) and a.classifier[1].in_features == 256 * 2 * 2
+    # the override works both ways
+    big = build_meta("resnet18", image_size=28, small_input=False)
+    assert big.stem[0].kernel_size == (7, 7)
+
+
+def test_resnet152_needs_fewer_macs_than_vgg19():
+    # "the 152-layer model ... requiring fewer computational operations than the 19-layer VGGNet"
+    resnet152 = count_macs(build_meta("resnet152"), input_size=(3, 224, 224))
+    vgg19 = count_macs(build_meta("vgg19"), input_size=(3, 224, 224))
+    assert round(resnet152 / 1e9, 1) == 11.5  # He et al.: 11.3 GFLOPs (multiply-adds)
+    assert round(vgg19 / 1e9, 1) == 19.6  # He et al.: 19.6 GFLOPs
+    assert resnet152 < vgg19
+    assert count_parameters(build_meta("resnet152")) < count_parameters(build_meta("vgg19"))

@@ -119,3 +119,37 @@ def test_run_writes_the_run_directory_contract(tmp_path, capsys):
 def test_resume_rejects_mismatch(tmp_path, capsys):
     assert main(["run", "foundations.linear-softmax", "--resume", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_verify_and_tour_write_one_combined_report(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["verify", "foundations.linear-*", "--preset", "smoke", "--runs", str(runs), "--out", str(tmp_path / "v")])
+    out = capsys.readouterr().out
+    verdict = json.loads(next(runs.glob("foundations.linear-softmax/*/verdict.json")).read_text())
+    assert code == (0 if verdict["passed"] else 1)  # exit 1 exactly when a verdict fails
+    assert "foundations.linear-softmax" in out and "report:" in out
+    html = (tmp_path / "v" / "report.html").read_text()
+    assert "of 1 verdicts pass" in html and "data:image/png;base64," in html
+    assert main(["verify", "no-such-*", "--runs", str(runs)]) == 2
+    assert main(["tour", "--preset", "smoke", "--runs", str(runs), "--out", str(tmp_path / "t")]) == 0
+    assert "foundations.linear-softmax" in (tmp_path / "t" / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_keeps_a_resumable_run(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+    args = ["run", "foundations.linear-softmax", "--preset", "smoke", "--set", "epochs=200", "--set", "checkpoint_every=2", "--out", str(out)]
+    p = subprocess.Popen(ADLAB + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("checkpoint/*/LATEST")):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130
+    last = err.strip().splitlines()[-1]
+    assert "--resume" in last and str(out) in last and "Traceback" not in err
+    assert not (out / "results.json").exists() and (out / "config.json").exists()

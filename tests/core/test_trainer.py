@@ -72,6 +72,19 @@ def test_resume_after_interrupt_matches_uninterrupted(tmp_path):
     assert steps_a == steps_b
 
 
+def test_resume_with_early_stopping_restores_its_best_weights(tmp_path):
+    def es():
+        return EarlyStopping(monitor="loss", patience=1)
+
+    ref_hist, ref_model = _fit(tmp_path / "a", resume=False, callbacks=[es()], epochs=12)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path / "b", resume=False, callbacks=[es(), _Boom(at=len(ref_hist) * 13 - 3)], epochs=12)
+    hist, model = _fit(tmp_path / "b", resume=True, callbacks=[es()], epochs=12)
+    assert hist == ref_hist
+    for p, q in zip(ref_model.parameters(), model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
 def test_finished_checkpoint_is_not_retrained(tmp_path):
     hist, _ = _fit(tmp_path / "a", resume=False)
     again, _ = _fit(tmp_path / "a", resume=True, callbacks=[_Boom(at=1)])  # would raise if it trained

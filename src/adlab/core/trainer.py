@@ -131,6 +131,13 @@ class Callback:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors to checkpoint with the callback (saved in safetensors)."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
+
 
 @dataclass
 class EarlyStopping(Callback):
@@ -161,6 +168,12 @@ class EarlyStopping(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch = state["best"], state["best_epoch"]
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return dict(self._best_state or {})
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        self._best_state = dict(tensors) or None
 
 
 class Trainer:
@@ -228,6 +241,8 @@ class Trainer:
         opt_t, opt_j = ckpt.optimizer_state("optimizer", self.optimizer)
         tensors.update(opt_t)
         tensors.update({f"rng.{k}": v for k, v in rng_state().items()})
+        for i, cb in enumerate(self.callbacks):
+            tensors.update({f"callback.{i}.{k}": v for k, v in cb.state_tensors().items()})
         state = {
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -249,8 +264,10 @@ class Trainer:
         ckpt.load_optimizer(self.optimizer, tensors, state["optimizer"], "optimizer")
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        for cb, st in zip(self.callbacks, state["callbacks"]):
+        for i, (cb, st) in enumerate(zip(self.callbacks, state["callbacks"])):
             cb.load_state_dict(st)
+            p = f"callback.{i}."
+            cb.load_state_tensors({k[len(p):]: v for k, v in tensors.items() if k.startswith(p)})
         set_rng_state({k[4:]: v for k, v in tensors.items() if k.startswith("rng.")})
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.done, self.should_stop, self.history = state["done"], state["should_stop"], state["history"]

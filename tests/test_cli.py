@@ -153,3 +153,10 @@ def test_ctrl_c_exits_130_and_keeps_a_resumable_run(tmp_path):
     last = err.strip().splitlines()[-1]
     assert "--resume" in last and str(out) in last and "Traceback" not in err
     assert not (out / "results.json").exists() and (out / "config.json").exists()
+
+
+def test_bench_lists_scripts_and_rejects_unknown(capsys):
+    assert main(["bench"]) == 0
+    assert "loader_speed" in capsys.readouterr().out
+    assert main(["bench", "no-such-bench"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err

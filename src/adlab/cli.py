@@ -7,6 +7,7 @@
     adlab verify [PATTERN] [--preset P]          every matching verdict as a table (exit 1 on a failure)
     adlab report RUN_DIR...                      rebuild reports from run directories
     adlab data info | adlab data fetch NAME      data sets: where, how big, checksums
+    adlab bench [NAME [ARGS...]]                 list or run the speed benchmarks (source checkout)
 
 User errors print one line and exit 2 (bad name or value) or 3 (missing data), never a traceback.
 """
@@ -204,6 +205,31 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmarks_dir() -> Path:
+    import adlab
+
+    return Path(adlab.__file__).resolve().parents[2] / "benchmarks"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from adlab.core.errors import unknown
+
+    folder = _benchmarks_dir()
+    if not folder.is_dir():
+        raise UserError(f"benchmarks/ ships with the source checkout; not found at {folder}")
+    scripts = {p.stem: p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")}
+    if not args.name:
+        for name, path in scripts.items():
+            doc = path.read_text(encoding="utf-8").split('"""')[1].strip().splitlines()[0] if '"""' in path.read_text(encoding="utf-8") else ""
+            print(f"{name}\t{doc}")
+        return 0
+    if args.name not in scripts:
+        raise unknown("benchmark", args.name, list(scripts))
+    return subprocess.call([sys.executable, str(scripts[args.name]), *args.args])
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -253,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--table", action="store_true", help="print a Markdown results table (for docs/) instead")
     s.add_argument("--runs", default="runs")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("bench", help="list the benchmarks, or run one (extra arguments go to the script)")
+    s.add_argument("name", nargs="?")
+    s.add_argument("args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("data", help="data sets: 'info' or 'fetch NAME'")
     s.add_argument("action", choices=("info", "fetch"))

@@ -123,7 +123,7 @@ def test_resume_rejects_mismatch(tmp_path, capsys):
 
 def test_verify_and_tour_write_one_combined_report(tmp_path, capsys):
     runs = tmp_path / "runs"
-    code = main(["verify", "foundations.linear-*", "--preset", "smoke", "--runs", str(runs), "--out", str(tmp_path / "v")])
+    code = main(["verify", "foundations.linear-soft*", "--preset", "smoke", "--runs", str(runs), "--out", str(tmp_path / "v")])
     out = capsys.readouterr().out
     verdict = json.loads(next(runs.glob("foundations.linear-softmax/*/verdict.json")).read_text())
     assert code == (0 if verdict["passed"] else 1)  # exit 1 exactly when a verdict fails

@@ -1,4 +1,9 @@
-"""Registered claims of lecture 2, neural network foundations."""
+"""Registered claims of lecture 2, neural network foundations.
+
+``foundations.linear-softmax`` (the flagship) lives here; the other experiments live in
+:mod:`adlab.foundations.exp_toy` (small synthetic problems) and :mod:`adlab.foundations.exp_training`
+(training real networks) and are registered by importing those modules below.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from adlab.core import Experiment, ModelCard, Results, RunContext, check, experi
 from adlab.core.trainer import ArrayLoader, Classification, Trainer
 from adlab.data import fashion_mnist
 from adlab.data.fashion_mnist import tensors as fashion_tensors
+from adlab.foundations import exp_toy, exp_training  # noqa: F401  (register the other experiments)
 from adlab.foundations.models import SoftmaxRegression
 from adlab.metrics.classification import confusion_matrix, per_class_accuracy
 

@@ -9,3 +9,5 @@ The experiments live in three modules, imported here so that the catalog registe
 """
 
 from adlab.language import experiments_lm  # noqa: F401
+from adlab.language import experiments_bert  # noqa: F401
+from adlab.language import experiments_word2vec  # noqa: F401

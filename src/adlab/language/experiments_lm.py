@@ -3,6 +3,7 @@ gradient path through attention and recurrence, and what trained attention heads
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -126,7 +127,7 @@ class GptChar(Experiment):
                 points.append({"step": step, "val_bpc": bpc})
                 return {"bpc": bpc}
 
-            autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else _NullContext()
+            autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
 
             def loss_fn(m: torch.nn.Module, w: torch.Tensor) -> torch.Tensor:
                 with autocast:
@@ -220,25 +221,17 @@ class GptChar(Experiment):
         return ctx.save_figure(fig, "curves")
 
 
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 # ------------------------------------------------------------------------------ gradient-path
 
 
 @dataclass
 class GradientPathConfig:
-    d_model: int = param(64, "width of the inputs, the transformer and the LSTM", ge=4)
+    d_model: int = param(32, "width of the inputs, the transformer and the LSTM", ge=4)
     n_layer: int = param(2, "transformer blocks and LSTM layers", ge=1)
     n_head: int = param(4, "attention heads", ge=1)
     seq_len: int = param(128, "sequence length T; the output is y at the last position", ge=4)
-    batch_size: int = param(8, "random input sequences per initialisation", ge=1)
-    n_inits: int = param(3, "independent random initialisations averaged", ge=1)
+    batch_size: int = param(4, "random input sequences per initialisation", ge=1)
+    n_inits: int = param(2, "independent random initialisations averaged", ge=1)
     transformer_min_decay: float = param(0.5, "the transformer passes if its fitted norm falls by less than this factor over the whole span", gt=0)
     lstm_max_decay: float = param(0.01, "the LSTM passes if its fitted norm falls below this factor over the whole span", gt=0)
 
@@ -257,6 +250,8 @@ class GradientPath(Experiment):
         "smoke": {"d_model": 16, "seq_len": 24, "batch_size": 2, "n_inits": 1},
         "full": {"d_model": 128, "n_layer": 4, "seq_len": 512, "batch_size": 16, "n_inits": 5},
     }
+    ci = True
+    flagship = True
     datasets = ()
 
     def run(self, cfg: GradientPathConfig, ctx: RunContext) -> Results:

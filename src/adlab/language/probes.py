@@ -21,6 +21,8 @@ clustering against labels: the share of points whose cluster's majority label is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -28,7 +30,7 @@ from torch import Tensor, nn
 __all__ = ["jacobian_norms", "log_slope", "gpt_attention_weights", "cluster_purity"]
 
 
-def jacobian_norms(f: nn.Module | callable, x: Tensor, t: int) -> Tensor:
+def jacobian_norms(f: Callable[[Tensor], Tensor], x: Tensor, t: int) -> Tensor:
     r"""$\lVert \partial y_t / \partial x_s \rVert_F$ for every input position ``s``, averaged over the batch.
 
     Args:
@@ -80,9 +82,9 @@ def gpt_attention_weights(model: nn.Module, idx: Tensor) -> list[Tensor]:
 
 
 def cluster_purity(vectors: Tensor, labels: Tensor, k: int = 2, seed: int = 0) -> float:
-    """k-means (k-means++, 10 restarts) on ``vectors`` ``(N, d)``, then purity against ``labels`` ``(N,)``.
+    r"""k-means (k-means++, 10 restarts) on ``vectors`` ``(N, d)``, then purity against ``labels`` ``(N,)``.
 
-    Purity is $\\frac1N \\sum_c \\max_\\ell |\\{i \\in c : y_i = \\ell\\}|$: 1 when each cluster holds one
+    Purity is $\frac1N \sum_c \max_\ell |\{i \in c : y_i = \ell\}|$: 1 when each cluster holds one
     label, the majority label's share when the clusters ignore the labels.
     """
     from sklearn.cluster import KMeans

@@ -7,9 +7,11 @@ Modules (import them by name, e.g. ``from adlab.sequences.ngram import KneserNey
 - ``text``: character and word vocabularies, contiguous batches for truncated BPTT;
 - ``ngram``: add-k unigram and interpolated Kneser-Ney n-gram language models, and a
   synthetic Markov source with a known entropy rate;
+- ``ngram_fast``: every Kneser-Ney order at once over sorted integer keys (equal to ``ngram``);
 - ``lm``: recurrent language models, sampling with temperature and top-k, bits per token;
 - ``seq2seq``: LSTM encoder-decoder, teacher forcing, greedy and beam decoding, date /
   reversal / sorting tasks;
 - ``pixelcnn``: masked convolutions, PixelCNN and gated PixelCNN over binary images;
-- ``wavenet``: dilated causal convolutions, gated residual blocks, mu-law companding.
+- ``wavenet``: dilated causal convolutions, gated residual blocks, mu-law companding;
+- ``experiments`` (with ``exp_gradients``, ``exp_lm``, ``exp_generative``): the registered claims.
 """

@@ -1,0 +1,165 @@
+"""adlab.vision.recipe and the experiment building blocks: schedule, loss, augmentation in training only,
+parameter groups, frozen features, few-label sampling, 3x3-vs-5x5 blocks, vgg_small."""
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from adlab.core.context import RunContext
+from adlab.vision import arith, create_model
+from adlab.vision.exp_blocks import BNNet, KernelNet, conv_block
+from adlab.vision.exp_features import FrozenFeatures, SmallConvNet, few_labels
+from adlab.vision.recipe import AugmentedClassification, Recipe, fit, lr_schedule, one_cycle_factor, param_groups, standard_augmentation
+
+
+@pytest.mark.parametrize("total,warmup", [(100, 0.25), (37, 0.3), (400, 0.1)])
+def test_one_cycle_matches_torch(total, warmup):
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.4)
+    ref = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=0.4, total_steps=total, pct_start=warmup, anneal_strategy="cos", cycle_momentum=False,
+        div_factor=25.0, final_div_factor=1e4,
+    )
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        ref.step() if len(lrs) < total else None
+    ours = [0.4 * one_cycle_factor(t, total, warmup) for t in range(total)]
+    assert max(abs(a - b) for a, b in zip(ours, lrs)) < 1e-9
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 5])
+def test_one_cycle_handles_tiny_runs(total):
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = lr_schedule(opt, total, "onecycle")
+    seen = []
+    for _ in range(total):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert all(0 < v <= 1.0 for v in seen) and abs(seen[0] - 1 / 25) < 1e-12
+    assert lr_schedule(opt, 10, "constant") is None
+    with pytest.raises(ValueError):
+        lr_schedule(opt, 10, "linear")
+
+
+def test_smoothed_loss_matches_its_definition_and_augments_only_in_training():
+    calls = []
+
+    class Mark:
+        def __call__(self, x, generator=None):
+            calls.append(x.shape)
+            return x * 0.0
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    x, y = torch.randn(8, 1, 4, 4), torch.randint(0, 4, (8,))
+    eps = 0.2
+    task = AugmentedClassification(label_smoothing=eps, transform=Mark())
+    loss, _ = task.train_step(model, (x, y))
+    assert calls == [x.shape]
+    # the transform zeroed the images: the loss is that of the bias alone
+    logp = F.log_softmax(model(torch.zeros_like(x)), -1)
+    target = (1 - eps) * F.one_hot(y, 4) + eps / 4
+    assert torch.allclose(loss, -(target * logp).sum(-1).mean(), atol=1e-6)
+    stats = task.eval_step(model, (x, y))
+    assert len(calls) == 1 and stats["count"] == 8
+    assert torch.allclose(stats["loss"], F.cross_entropy(model(x), y, reduction="sum"))
+
+
+def test_standard_augmentation_keeps_shape_and_can_be_off():
+    t = standard_augmentation(2, True, 0.5)
+    x = torch.randn(5, 1, 28, 28)
+    assert t(x, torch.Generator().manual_seed(0)).shape == x.shape
+    assert standard_augmentation(0, False, 0.0) is None
+
+
+def test_param_groups_do_not_decay_vectors():
+    m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    decay, no_decay = param_groups(m, 5e-4)
+    assert decay["weight_decay"] == 5e-4 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(m.parameters()))
+
+
+def test_fit_lowers_the_loss_and_is_deterministic(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 1, 8, 8, generator=g)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()
+    recipe = Recipe(epochs=4, batch_size=32, lr=0.05, crop_padding=1, flip=True, label_smoothing=0.0)
+    results = []
+    for run in range(2):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+        ctx = RunContext(tmp_path / f"r{run}", "t", "smoke", 0, torch.device("cpu"))
+        ctx.out.mkdir()
+        res = fit("m", model, recipe, (x, y), ctx, evals={"train": (x, y)})
+        results.append([h["train"]["loss"] for h in res.history])
+    assert results[0] == results[1]
+    assert results[0][-1] < results[0][0]
+
+
+def test_stacked_3x3_block_has_5x5_field_and_28_percent_fewer_weights():
+    for c in (4, 16, 32):
+        w5 = sum(m.weight.numel() for m in conv_block(c, "5x5") if isinstance(m, nn.Conv2d))
+        w3 = sum(m.weight.numel() for m in conv_block(c, "3x3x2") if isinstance(m, nn.Conv2d))
+        assert (w5, w3) == (25 * c * c, 18 * c * c)
+        assert math.isclose(1 - w3 / w5, 0.28)
+    assert arith.receptive_field(conv_block(4, "5x5"))[-1].size == 5
+    assert arith.receptive_field(conv_block(4, "3x3x2"))[-1].size == 5
+    with pytest.raises(ValueError):
+        conv_block(4, "7x7")
+    for k in ("5x5", "3x3x2"):
+        assert KernelNet(k, 8)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_bn_net_uses_our_batch_norm_or_none():
+    from adlab.nn.normalization import BatchNorm2d
+
+    assert sum(isinstance(m, BatchNorm2d) for m in BNNet(True, 4).modules()) == 4
+    assert not any(isinstance(m, (BatchNorm2d, nn.BatchNorm2d)) for m in BNNet(False, 4).modules())
+
+
+def test_frozen_features_stay_fixed_while_the_head_learns():
+    torch.manual_seed(0)
+    base = SmallConvNet(5, 4)
+    model = FrozenFeatures(base.features, nn.Linear(8, 5))
+    before = {k: v.clone() for k, v in model.features.state_dict().items()}
+    head_before = model.head.weight.detach().clone()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    assert not model.features.training and model.head.training
+    for _ in range(3):
+        loss = F.cross_entropy(model(torch.randn(8, 1, 28, 28)), torch.randint(0, 5, (8,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = model.features.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN running statistics
+    assert not torch.equal(head_before, model.head.weight)
+
+
+def test_few_labels_draws_per_class():
+    y = torch.arange(10).repeat(30)
+    idx = few_labels(y, [5, 6, 7], 4, torch.Generator().manual_seed(0))
+    assert len(idx) == 12 and len(set(idx.tolist())) == 12
+    assert torch.equal(y[idx], torch.tensor([5] * 4 + [6] * 4 + [7] * 4))
+    with pytest.raises(ValueError):
+        few_labels(y, [5], 31, torch.Generator())
+
+
+def test_vgg_small_size_and_cost():
+    m = create_model("vgg_small", num_classes=10, in_channels=1, image_size=28)
+    # convs 1-32-64-128 (3x3 + bias) with BN, one linear layer 128-10
+    convs = (9 * 1 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 128 + 128)
+    bns = 2 * (32 + 64 + 128)
+    fcs = 128 * 10 + 10
+    assert arith.count_parameters(m) == convs + bns + fcs == 94_410
+    macs = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 7 * 7 * 128 * 64 * 9 + 128 * 10
+    assert arith.count_macs(m, input_size=(1, 28, 28)) == macs
+    # the ImageNet configuration keeps its three-layer classifier
+    assert len(create_model("vgg11", num_classes=10, in_channels=1, image_size=28).classifier) == 7

@@ -17,14 +17,14 @@ from adlab.metrics.divergences import kl_gaussian
 
 def test_forward_kl_fit_is_moment_matching():
     # KL(p||q) over Gaussians q is minimised by q's mean and variance equal to p's: 0 and s^2 + a^2
-    mu, sigma, val = fit_gaussian("forward", torch.tensor([-2.0, 1.0, 3.5]), 1.0, separation=2.0, std=0.5, steps=2000)
+    mu, sigma, val = fit_gaussian("forward", torch.tensor([-2.0, 1.0, 3.5]), 1.0, separation=2.0, std=0.5, steps=2000, n_grid=1201)
     torch.testing.assert_close(mu, torch.zeros(3, dtype=torch.float64), atol=1e-3, rtol=0)
     torch.testing.assert_close(sigma, torch.full((3,), math.sqrt(0.25 + 4.0), dtype=torch.float64), atol=1e-3, rtol=0)
     assert torch.allclose(val, val[0].expand(3), atol=1e-6)
 
 
 def test_reverse_kl_fit_seeks_the_nearest_mode():
-    mu, sigma, _ = fit_gaussian("reverse", torch.tensor([-2.5, 2.5]), 1.0, separation=3.0, std=1.0, steps=1500)
+    mu, sigma, _ = fit_gaussian("reverse", torch.tensor([-2.5, 2.5]), 1.0, separation=3.0, std=1.0, steps=1500, n_grid=1201)
     assert mu[0] == pytest.approx(-3.0, abs=0.05) and mu[1] == pytest.approx(3.0, abs=0.05)
     assert sigma.max() < 1.1
 
@@ -32,7 +32,7 @@ def test_reverse_kl_fit_seeks_the_nearest_mode():
 def test_fit_of_a_gaussian_target_recovers_it_under_every_divergence():
     # separation 0: the target is N(0, 1), which every divergence fits exactly
     for div in ("forward", "reverse", "js"):
-        mu, sigma, val = fit_gaussian(div, torch.tensor([1.5]), 2.0, separation=0.0, std=1.0, steps=2000)
+        mu, sigma, val = fit_gaussian(div, torch.tensor([1.5]), 2.0, separation=0.0, std=1.0, steps=2000, n_grid=1201)
         assert float(mu) == pytest.approx(0.0, abs=1e-3) and float(sigma) == pytest.approx(1.0, abs=1e-3)
         assert float(val) == pytest.approx(0.0, abs=1e-6)
 

@@ -49,8 +49,8 @@ def test_ascent_raises_each_target_logit_and_respects_bounds():
     assert model.training  # restored
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     with torch.no_grad():
-        z = model(imgs)
-    assert (z.argmax(1) == classes).float().mean() >= 0.8
+        z, z0 = model(imgs), model(torch.zeros_like(imgs))
+    assert (z[classes, classes] > z0[classes, classes]).all()  # every class's own logit went up
 
 
 def test_blur_lowers_total_variation():

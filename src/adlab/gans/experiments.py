@@ -213,7 +213,7 @@ class Divergences(Experiment):
             # finite-difference slope of JS: a generator moving Q learns nothing from a flat JS
             js_slope = (float(js_discrete(p, hist(theta + 0.1))) - js) / 0.1
             rows.append({
-                "theta": theta, "js": js, "kl": kl, "w1": float(w1), "w1_grad": float(grad), "js_slope": js_slope,
+                "theta": theta, "js": js, "kl": kl, "w1": float(w1.detach()), "w1_grad": float(grad), "js_slope": js_slope,
                 "disjoint": bool(theta >= 1.0 + cfg.bin_width),
             })
         return rows

@@ -217,6 +217,7 @@ class Fashion(Experiment):
 @dataclass
 class ConditionalConfig(_ImageGANConfig):
     steps: int = param(500, "generator steps", ge=1)
+    spectral: bool = param(True, "spectrally normalise the projection discriminator (SN-GAN / BigGAN)")
 
 
 def _is_full(cfg: _ImageGANConfig) -> bool:
@@ -243,7 +244,7 @@ class Conditional(Experiment):
         x_tr, y_tr = gan_images("train", cfg.n_train, ctx.seed)
         dev, seed = ctx.device, ctx.seed * 100
         G = _init(seed, lambda: ConditionalDCGANGenerator(cfg.z_dim, 10, cfg.ngf)).to(dev)
-        D = _init(seed + 50, lambda: ProjectionDiscriminator(10, cfg.ndf)).to(dev)
+        D = _init(seed + 50, lambda: ProjectionDiscriminator(10, cfg.ndf, spectral=cfg.spectral)).to(dev)
         opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
 
         def step(next_batch, g):

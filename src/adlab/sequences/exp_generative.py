@@ -224,8 +224,9 @@ class PixelConfig:
     batch_size: int = param(64, "minibatch size", ge=1)
     lr: float = param(3e-3, "Adam learning rate (cosine to 0)", gt=0)
     given: list[float] = param([0.0, 0.25, 0.5, 0.75], "fractions of the image (raster order) given before the region")
-    images: int = param(6, "reference images (drawn from the model, and from the test set) whose completions are drawn", ge=1)
-    completions: int = param(6, "completions drawn per image and given fraction", ge=1)
+    images: int = param(24, "reference images (drawn from the model, and from the test set) whose prefixes are given; "
+                        "the expectation over prefixes is what falls, so this count sets the estimate's noise", ge=1)
+    completions: int = param(2, "completions drawn per reference image and given fraction", ge=1)
 
 
 @experiment
@@ -241,7 +242,7 @@ class PixelUncertainty(Experiment):
     Config = PixelConfig
     presets = {
         "smoke": {"size": 8, "n_train": 64, "n_test": 32, "channels": 4, "layers": 2, "epochs": 1, "batch_size": 32, "images": 1, "completions": 2, "given": [0.0, 0.5]},
-        "full": {"size": 28, "n_train": None, "n_test": None, "channels": 64, "layers": 10, "epochs": 20, "batch_size": 128, "lr": 1e-3, "images": 32, "completions": 32},
+        "full": {"size": 28, "n_train": None, "n_test": None, "channels": 64, "layers": 10, "epochs": 20, "batch_size": 128, "lr": 1e-3, "images": 128, "completions": 8},
     }
     datasets = ("fashion-mnist",)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -178,7 +178,6 @@ class FitResult:
     seconds: float
     trainer: Trainer
     steps: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def final(self, split: str, key: str = "accuracy") -> float:
         return float(self.history[-1][split][key])

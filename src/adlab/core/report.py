@@ -183,6 +183,7 @@ def results_table_markdown(records: list[RunRecord]) -> str:
     lines = ["| experiment | preset | device | verdict | measured (threshold) | wall s |", "|---|---|---|---|---|---|"]
     for r in records:
         nums = "; ".join(f"{c['name']} {_num(c['value'])} ({c['op']} {_num(c['threshold'])})" for c in r.verdict.get("checks", []))
+        nums = nums.replace("|", "\\|")  # a pipe would end the Markdown cell
         lines.append(
             f"| `{r.experiment}` | {r.results.get('preset')} | {r.config.get('device', '?')} | {'pass' if r.passed else 'FAIL'} | {nums} | {r.results.get('wall_s', 0):.0f} |"
         )

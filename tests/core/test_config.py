@@ -95,3 +95,18 @@ def test_validate_rejects_wrong_python_types():
         validate(Cfg(epochs=True))  # a bool is not an int here
     with pytest.raises(ConfigError):
         validate(Cfg(lr="0.1"))
+
+
+@dataclass
+class WithBar:
+    epochs: int = param(3, "passes", ge=1)
+    target: float = param(0.9, "accuracy the verdict asks for", gt=0, le=1, threshold=True)
+
+
+def test_thresholds_cannot_be_lowered_with_set_but_presets_may_raise_them():
+    with pytest.raises(ConfigError, match="verdict threshold"):
+        apply_overrides(WithBar(), {"target": "0.1"})
+    assert apply_overrides(WithBar(), {"epochs": "5"}).target == 0.9
+    import dataclasses
+
+    validate(dataclasses.replace(WithBar(), target=0.95))  # what a full preset does

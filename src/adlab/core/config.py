@@ -38,12 +38,15 @@ def param(
     le: float | None = None,
     lt: float | None = None,
     choices: tuple | None = None,
+    threshold: bool = False,
 ) -> Any:
     """A dataclass field with a docstring and optional bounds (``ge``/``gt``/``le``/``lt``/``choices``).
 
-    Mutable defaults (lists, dicts) are wrapped in a default factory.
+    ``threshold=True`` marks a number the verdict holds results to: presets may set it (a full
+    preset can ask for more), but ``--set`` cannot, so a claim is never judged against a bar
+    the user lowered. Mutable defaults (lists, dicts) are wrapped in a default factory.
     """
-    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "threshold": threshold or None}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -193,7 +196,7 @@ def validate(cfg: Any) -> None:
                 raise ConfigError(f"{spec.name}={value}: must be <= {b['le']} ({spec.doc})")
             if "lt" in b and not value < b["lt"]:
                 raise ConfigError(f"{spec.name}={value}: must be < {b['lt']} ({spec.doc})")
-        if "choices" in b and value is not None:
+        if b.get("choices") and value is not None:
             items = value if isinstance(value, (list, tuple)) else [value]
             bad = [v for v in items if v not in b["choices"]]
             if bad:
@@ -222,6 +225,8 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> Any:
             near = closest(key, list(specs))
             hint = f"; did you mean {', '.join(near)}?" if near else f"; fields: {', '.join(specs)}"
             raise ConfigError(f"unknown config field '{key}' for {type(cfg).__name__}{hint}")
+        if specs[key].bounds.get("threshold"):
+            raise ConfigError(f"{key} is a verdict threshold (part of the claim); it cannot be changed with --set")
         changes[key] = parse_value(specs[key], value) if isinstance(value, str) else value
     new = dataclasses.replace(cfg, **changes)
     validate(new)

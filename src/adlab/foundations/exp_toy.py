@@ -71,7 +71,7 @@ class XorConfig:
         0.5, "MLP weights and biases start uniform in [-s, s]: small, as in the classic backprop runs (Glorot's larger "
         "start stalls some seeds in a local minimum)", gt=0
     )
-    solved_at: float = param(0.99, "test accuracy that counts as solving XOR", gt=0, le=1)
+    solved_at: float = param(0.99, "test accuracy that counts as solving XOR", gt=0, le=1, threshold=True)
 
 
 @experiment

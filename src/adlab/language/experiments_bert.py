@@ -121,7 +121,7 @@ class BertFinetuneConfig(PretrainConfig):
     ft_epochs: int = param(15, "fine-tuning epochs over the labelled passages", ge=1)
     ft_batch_size: int = param(16, "fine-tuning batch size", ge=1)
     ft_lr: float = param(3e-4, "fine-tuning AdamW learning rate (all weights updated), the same for both models", gt=0)
-    min_gain: float = param(0.02, "passes if pretraining raises mean test accuracy by at least this much", ge=0)
+    min_gain: float = param(0.02, "passes if pretraining raises mean test accuracy by at least this much", ge=0, threshold=True)
 
 
 @experiment
@@ -237,8 +237,8 @@ class BertFinetune(Experiment):
 @dataclass
 class ContextualSensesConfig(PretrainConfig):
     n_per_sense: int = param(200, "occurrences of each sense of 'will' sampled (balanced)", ge=2)
-    min_purity: float = param(0.8, "passes if 2-means clusters of the contextual vectors match the senses with at least this purity", gt=0, le=1)
-    min_margin: float = param(0.2, "and if that purity exceeds the static embedding's by at least this much", ge=0)
+    min_purity: float = param(0.8, "passes if 2-means clusters of the contextual vectors match the senses with at least this purity", gt=0, le=1, threshold=True)
+    min_margin: float = param(0.2, "and if that purity exceeds the static embedding's by at least this much", ge=0, threshold=True)
 
 
 @experiment

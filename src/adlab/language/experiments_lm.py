@@ -65,7 +65,7 @@ class GptCharConfig:
     eval_every: int = param(250, "steps between validation points of the learning curves (0: none)", ge=0)
     curve_windows: int = param(200, "validation windows per learning-curve point", ge=1)
     max_train_seconds: float | None = param(None, "also stop each model after this much training wall-clock time (None: step count only)", gt=0)
-    target_bpc: float = param(2.75, "the issue's target for the GPT's test bits per character (quick 2.75, full 1.90)", gt=0)
+    target_bpc: float = param(2.75, "the issue's target for the GPT's test bits per character (quick 2.75, full 1.90)", gt=0, threshold=True)
     checkpoint_every: int = param(500, "steps between checkpoints (0: only the final one)", ge=0)
     sample_chars: int = param(300, "characters sampled from the trained GPT for the report", ge=0)
 
@@ -232,8 +232,8 @@ class GradientPathConfig:
     seq_len: int = param(128, "sequence length T; the output is y at the last position", ge=4)
     batch_size: int = param(4, "random input sequences per initialisation", ge=1)
     n_inits: int = param(2, "independent random initialisations averaged", ge=1)
-    transformer_min_decay: float = param(0.5, "the transformer passes if its fitted norm falls by less than this factor over the whole span", gt=0)
-    lstm_max_decay: float = param(0.01, "the LSTM passes if its fitted norm falls below this factor over the whole span", gt=0)
+    transformer_min_decay: float = param(0.5, "the transformer passes if its fitted norm falls by less than this factor over the whole span", gt=0, threshold=True)
+    lstm_max_decay: float = param(0.01, "the LSTM passes if its fitted norm falls below this factor over the whole span", gt=0, threshold=True)
 
 
 @experiment
@@ -341,8 +341,8 @@ class AttentionMapsConfig:
     lr: float = param(3e-3, "peak AdamW learning rate (warm-up 50 steps, cosine decay)", gt=0)
     stat_windows: int = param(200, "test windows over which the head statistics are averaged", ge=1)
     min_position: int = param(8, "positions before this are left out of the statistics (too little context to choose from)", ge=1)
-    max_entropy_ratio: float = param(0.7, "passes if the heads' mean attention entropy is at most this share of uniform attention's", gt=0)
-    min_offset_weight: float = param(0.5, "passes if some head puts at least this mean weight on one relative offset", gt=0, le=1)
+    max_entropy_ratio: float = param(0.7, "passes if the heads' mean attention entropy is at most this share of uniform attention's", gt=0, threshold=True)
+    min_offset_weight: float = param(0.5, "passes if some head puts at least this mean weight on one relative offset", gt=0, le=1, threshold=True)
 
 
 @experiment

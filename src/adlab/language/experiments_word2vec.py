@@ -39,8 +39,8 @@ class Word2VecExpConfig:
     max_tokens: int | None = param(None, "use at most this many tokens of each half (None: all; for quick tests)", ge=100)
     min_count: int = param(20, "words evaluated by translation occur at least this often in each half", ge=1)
     test_fraction: float = param(0.25, "share of those words held out from the Procrustes fit and scored", gt=0, lt=1)
-    min_accuracy: float = param(0.2, "passes if translation accuracy@1 on held-out words reaches this", gt=0, le=1)
-    min_chance_multiple: float = param(50.0, "and if it is at least this many times chance (1 / candidate words)", gt=1)
+    min_accuracy: float = param(0.2, "passes if translation accuracy@1 on held-out words reaches this", gt=0, le=1, threshold=True)
+    min_chance_multiple: float = param(50.0, "and if it is at least this many times chance (1 / candidate words)", gt=1, threshold=True)
 
 
 @experiment

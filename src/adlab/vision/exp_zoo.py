@@ -47,7 +47,7 @@ class LeaderboardConfig:
     flip: bool = param(True, "random horizontal flips")
     erasing: float = param(0.0, "probability of random erasing per image (0: off)", ge=0, le=1)
     amp: bool = param(False, "bfloat16 autocast on CUDA (ignored on CPU)")
-    target: float = param(0.91, "best test accuracy the verdict asks for (issue: 0.91 quick on CPU, 0.955 full on a GPU)", gt=0, le=1)
+    target: float = param(0.91, "best test accuracy the verdict asks for (issue: 0.91 quick on CPU, 0.955 full on a GPU)", gt=0, le=1, threshold=True)
     checkpoint_every: int = param(200, "steps between checkpoints (0: at epoch ends)", ge=0)
 
 

@@ -84,7 +84,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     cls = _registry().get(args.name)
     print(f"{cls.name}  (lecture: {cls.lecture()})\nclaim: {cls.claim}\ndata: {', '.join(cls.datasets) or 'generated in code'}")
     rows = [
-        [spec.name, spec.type_name, spec.default, cls.presets.get("smoke", {}).get(spec.name, ""), cls.presets.get("full", {}).get(spec.name, ""), spec.doc]
+        [
+            spec.name,
+            spec.type_name,
+            spec.default,
+            cls.presets.get("smoke", {}).get(spec.name, ""),
+            cls.presets.get("full", {}).get(spec.name, ""),
+            spec.doc + (" [verdict threshold: fixed, not settable]" if spec.bounds.get("threshold") else ""),
+        ]
         for spec in fields_of(cls.Config)
     ]
     _print_table(["field", "type", "quick (default)", "smoke", "full", "meaning"], rows)

@@ -111,7 +111,6 @@ def test_run_writes_the_run_directory_contract(tmp_path, capsys):
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0 and (out / "report.html").is_file()
     assert main(["report", str(out), str(tmp_path / "s"), "--out", str(tmp_path / "combined")]) == 0
-    assert "2 verdicts" not in (tmp_path / "combined" / "report.html").read_text() or True
     assert "of 2 verdicts pass" in (tmp_path / "combined" / "report.html").read_text()
     assert main(["report", str(tmp_path / "nothing-here")]) == 2
 

@@ -21,6 +21,11 @@ def test_check_rejects_unknown_operator():
         check("x", 1.0, "=>", 0.0)
 
 
+def test_verdict_without_checks_fails():
+    v = verdict([], "holds", "fails")
+    assert not v.passed and "no check" in v.summary
+
+
 def test_verdict_passes_only_if_all_checks_pass():
     good, bad = check("a", 1.0, ">=", 0.5), check("b", 0.1, ">=", 0.5)
     assert verdict([good], "holds", "fails").passed

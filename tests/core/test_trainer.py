@@ -58,11 +58,22 @@ def _fit(out: Path, resume: bool, callbacks=(), epochs=3):
     return tr.fit(), model
 
 
+class _NoReplay(Callback):
+    """Fails if a step at or before the checkpoint is trained again (a restart, not a resume)."""
+
+    def __init__(self, first):
+        self.first = first
+
+    def on_step_end(self, trainer, step, metrics):
+        assert step >= self.first, f"step {step} was trained again"
+
+
 def test_resume_after_interrupt_matches_uninterrupted(tmp_path):
     ref_hist, ref_model = _fit(tmp_path / "a", resume=False)
     with pytest.raises(KeyboardInterrupt):
         _fit(tmp_path / "b", resume=False, callbacks=[_Boom(at=30)])
-    hist, model = _fit(tmp_path / "b", resume=True)
+    # checkpoints every 4 steps: the last one before the interrupt is step 28, so training goes on at 29
+    hist, model = _fit(tmp_path / "b", resume=True, callbacks=[_NoReplay(first=29)])
     assert hist == ref_hist
     for p, q in zip(ref_model.parameters(), model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)

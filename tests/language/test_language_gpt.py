@@ -64,9 +64,15 @@ def test_tied_output_layer_is_the_embedding():
     model = GPT(_small())
     assert model.lm_head is None
     idx = torch.randint(0, 50, (1, 5))
-    _, loss = model(idx, idx)
+    logits, loss = model(idx, idx)
     loss.backward()
     assert model.tok_emb.weight.grad is not None
+    # the logits are the final hidden states times the embedding matrix transposed
+    captured = {}
+    model.ln_f.register_forward_hook(lambda m, i, o: captured.setdefault("h", o))
+    model.eval()
+    logits, _ = model(idx)
+    torch.testing.assert_close(logits, captured["h"] @ model.tok_emb.weight.T)
 
 
 def _count_positions(model):

@@ -107,8 +107,16 @@ def test_tbptt_loop_resumes_to_the_same_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(exp_lm.ckpt, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train_lm("lm", s, train, val, 7, _ctx(tmp_path / "b"))
-    monkeypatch.setattr(exp_lm.ckpt, "save", real_save)
+    steps_saved = []
+
+    def record(folder, step, *args, **kwargs):
+        steps_saved.append(step)
+        return real_save(folder, step, *args, **kwargs)
+
+    monkeypatch.setattr(exp_lm.ckpt, "save", record)
     resumed, hist_resumed = train_lm("lm", s, train, val, 7, _ctx(tmp_path / "b", resume=True))
+    # a resume, not a restart: nothing at or before the step-6 checkpoint is saved again
+    assert steps_saved and min(steps_saved) > 6, steps_saved
     assert hist_resumed == hist_whole
     for (k, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), k

@@ -94,7 +94,12 @@ class Verdict:
 
 
 def verdict(checks: list[Check], claim_holds: str, claim_fails: str) -> Verdict:
-    """A :class:`Verdict` that passes when every check passes; the summary lists the numbers."""
+    """A :class:`Verdict` that passes when every check passes; the summary lists the numbers.
+
+    A verdict without checks has measured nothing and fails.
+    """
+    if not checks:
+        return Verdict(False, f"{claim_fails} (no check was made: nothing was measured)", [])
     passed = all(c.passed for c in checks)
     numbers = "; ".join(c.describe() for c in checks)
     return Verdict(passed, f"{claim_holds if passed else claim_fails} ({numbers})", list(checks))

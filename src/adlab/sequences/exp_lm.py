@@ -55,6 +55,7 @@ class LSTMSettings:
     grad_clip: float
     eval_every: int
     checkpoint_every: int
+    warmup: int = 0
 
 
 def train_lm(
@@ -64,7 +65,8 @@ def train_lm(
 
     Epoch e walks the training stream shifted by a random offset in [0, bptt) (seeded by
     (seed, e)), cut into ``batch_size`` tracks; the state is carried across windows and reset
-    at each epoch. The learning rate follows a cosine from ``lr`` to 0.
+    at each epoch. The learning rate rises linearly over the first ``warmup`` steps, then follows a
+    cosine from ``lr`` to 0 over the remaining steps.
     """
     torch.manual_seed(ctx.seed)
     model = RNNLM(vocab_size, s.d_embed, s.d_hidden, s.layers, cell=s.cell, fast=True, dropout=s.dropout).to(ctx.device)
@@ -118,8 +120,8 @@ def train_lm(
                 batches, state = windows(epoch), None
             x, y = batches[step % per_epoch]
             x, y = x.to(ctx.device), y.to(ctx.device)
-            for group in opt.param_groups:  # $\eta_t = \eta \cdot \frac{1}{2}(1 + \cos(\pi t / \text{steps}))$
-                group["lr"] = s.lr * 0.5 * (1 + math.cos(math.pi * step / s.steps))
+            for group in opt.param_groups:  # warm-up, then $\eta_t = \eta \cdot \frac{1}{2}(1 + \cos(\pi t' / \text{steps}'))$
+                group["lr"] = lr_at(s, step)
             logits, state = model(x, detach_state(state))  # carried, detached state
             loss = lm_loss(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -147,6 +149,14 @@ def train_lm(
     return model, history
 
 
+def lr_at(s: LSTMSettings, step: int) -> float:
+    """Learning rate of step ``step`` (0-based): linear warm-up to ``s.lr`` over ``s.warmup`` steps, then a cosine to 0."""
+    if step < s.warmup:
+        return s.lr * (step + 1) / s.warmup
+    t, span = step - s.warmup, max(s.steps - s.warmup, 1)
+    return s.lr * 0.5 * (1 + math.cos(math.pi * t / span))
+
+
 def char_data(n_train: int | None) -> tuple[CharVocab, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Character vocabulary of the training plays and the id streams of train (first ``n_train`` chars), val and test."""
     train_text = shakespeare.load("train")
@@ -162,7 +172,7 @@ def _lstm_card(name: str, model: RNNLM, s: LSTMSettings, n_train: int, metrics: 
         architecture=f"char embedding {s.d_embed} -> {s.layers} x {s.cell.upper()}({s.d_hidden}) -> linear to {model.vocab_size} chars",
         parameters=sum(p.numel() for p in model.parameters()),
         data=f"Shakespeare training plays ({n_train:,} characters); validation and test plays held out",
-        training={"batch_size": s.batch_size, "bptt": s.bptt, "steps": s.steps, "optimizer": "adam", "lr": s.lr, "schedule": "cosine", "dropout": s.dropout, "grad_clip": s.grad_clip},
+        training={"batch_size": s.batch_size, "bptt": s.bptt, "steps": s.steps, "optimizer": "adam", "lr": s.lr, "schedule": f"linear warm-up {s.warmup} steps, cosine" if s.warmup else "cosine", "dropout": s.dropout, "grad_clip": s.grad_clip},
         metrics=metrics,
         intended_use="Teaching: a character-level language model of Early Modern English drama; sampling demos.",
         limitations="Knows only Shakespeare's plays; generates plausible-looking but meaningless text; not for any real-world use.",
@@ -183,15 +193,16 @@ class CharLMConfig:
     d_hidden: int = param(256, "hidden units per layer", ge=1)
     layers: int = param(1, "recurrent layers", ge=1)
     dropout: float = param(0.0, "dropout between layers and before the read-out", ge=0, lt=1)
-    batch_size: int = param(64, "parallel tracks of the training stream", ge=1)
-    bptt: int = param(64, "truncated-BPTT window (characters)", ge=1)
-    steps: int = param(500, "training windows (optimizer steps)", ge=1)
-    lr: float = param(5e-3, "Adam peak learning rate (cosine to 0)", gt=0)
+    batch_size: int = param(16, "parallel tracks of the training stream", ge=1)
+    bptt: int = param(128, "truncated-BPTT window (characters)", ge=1)
+    steps: int = param(3400, "training windows (optimizer steps)", ge=1)
+    lr: float = param(4e-3, "Adam peak learning rate (after the warm-up; cosine to 0)", gt=0)
+    warmup: int = param(100, "steps of linear learning-rate warm-up", ge=0)
     grad_clip: float = param(1.0, "global gradient-norm clip", gt=0)
-    eval_every: int = param(100, "steps between validation checks (the best weights are kept)", ge=1)
+    eval_every: int = param(200, "steps between validation checks (the best weights are kept)", ge=1)
     val_chars: int | None = param(60000, "validation characters used by the periodic checks (None: all)", ge=1000)
     eval_chars: int | None = param(None, "held-out characters scored at the end, per split (None: the whole plays)", ge=1000)
-    checkpoint_every: int = param(100, "steps between checkpoints (0: only at the end)", ge=0)
+    checkpoint_every: int = param(200, "steps between checkpoints (0: only at the end)", ge=0)
 
 
 @experiment
@@ -206,7 +217,7 @@ class CharLM(Experiment):
     Config = CharLMConfig
     presets = {
         "smoke": {"n_train": 30000, "max_order": 4, "discounts": [0.75], "d_hidden": 32, "d_embed": 16, "batch_size": 8,
-                  "bptt": 32, "steps": 20, "eval_every": 10, "val_chars": 5000, "eval_chars": 5000, "checkpoint_every": 0},
+                  "bptt": 32, "steps": 20, "warmup": 5, "eval_every": 10, "val_chars": 5000, "eval_chars": 5000, "checkpoint_every": 0},
         "full": {"d_embed": 128, "d_hidden": 512, "layers": 2, "dropout": 0.25, "batch_size": 128, "bptt": 128,
                  "steps": 12000, "lr": 2e-3, "eval_every": 500, "val_chars": None, "checkpoint_every": 500},
     }
@@ -231,7 +242,7 @@ class CharLM(Experiment):
         kn_test = tables.bits_per_token(test_ids, best["order"], best["discount"])
         # LSTM language model
         s = LSTMSettings(cfg.cell, cfg.d_embed, cfg.d_hidden, cfg.layers, cfg.dropout, cfg.batch_size, cfg.bptt,
-                         cfg.steps, cfg.lr, cfg.grad_clip, cfg.eval_every, cfg.checkpoint_every)
+                         cfg.steps, cfg.lr, cfg.grad_clip, cfg.eval_every, cfg.checkpoint_every, cfg.warmup)
         val_check = val_ids if cfg.val_chars is None else val_ids[: cfg.val_chars]
         model, history = train_lm(f"char-{cfg.cell}", s, train_ids, val_check, V, ctx)
         rnn_bits = {

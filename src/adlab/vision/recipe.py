@@ -150,7 +150,11 @@ def lr_schedule(opt: torch.optim.Optimizer, total_steps: int, kind: str = "onecy
 
 @dataclass
 class Recipe:
-    """Every setting of :func:`fit` besides the model and the data."""
+    """Every setting of :func:`fit` besides the model and the data.
+
+    ``channels_last`` stores the model's kernels (and hence its activations) in NHWC order, which
+    changes speed only, not the arithmetic.
+    """
 
     epochs: int = 3
     batch_size: int = 128
@@ -164,6 +168,7 @@ class Recipe:
     flip: bool = True
     erasing: float = 0.0
     amp: bool = False
+    channels_last: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The settings as a flat dict (model cards, tables)."""
@@ -218,6 +223,8 @@ def fit(
     seconds of training (of this process; a resumed run counts only the part it ran).
     """
     model.to(ctx.device)
+    if recipe.channels_last:  # NHWC activations: faster convolutions on CPU (oneDNN) and on tensor cores
+        model.to(memory_format=torch.channels_last)
     loader = ArrayLoader(train, recipe.batch_size, shuffle=True, seed=ctx.seed, drop_last=len(train[0]) >= recipe.batch_size, device=ctx.device)
     eval_loaders = {k: ArrayLoader(v, 1000, shuffle=False, device=ctx.device) for k, v in (evals or {}).items()}
     opt = optimizer or sgd_nesterov(model, recipe.lr, recipe.momentum, recipe.weight_decay)

@@ -50,3 +50,19 @@ def test_load_run_rejects_unfinished_or_damaged(tmp_path):
     (run / "verdict.json").write_text("{not json")
     with pytest.raises(UserError, match="not valid JSON"):
         load_run(run)
+
+
+def test_spearman_matches_scipy():
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from adlab.metrics.stats import spearman
+
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 40):
+        a, b = rng.standard_normal(n), rng.standard_normal(n)
+        assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1.0)
+    assert spearman([1.0], [2.0]) == 0.0
+    with pytest.raises(ValueError):
+        spearman([1, 2], [1, 2, 3])

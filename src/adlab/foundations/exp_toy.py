@@ -21,15 +21,8 @@ from adlab.foundations import stable
 from adlab.foundations import universal as ua
 from adlab.foundations.models import MLP
 from adlab.foundations.multiplicative import MultiplicativeInteraction
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
+from adlab.metrics.stats import spearman as _spearman
 
 
 def _accuracy(model: ad.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -309,15 +302,6 @@ class UniversalApproximation(Experiment):
         c.loglog(list(fits), [e for e, _ in fits.values()], "o-")
         c.set(title="Test MSE by width", xlabel="hidden units", ylabel="MSE")
         return ctx.save_figure(fig, "fits_by_width")
-
-
-def _spearman(a: list[float], b: list[float]) -> float:
-    r"""Spearman's rank correlation $1 - 6\sum d_i^2 / (n(n^2-1))$ (no ties expected)."""
-    n = len(a)
-    if n < 2:
-        return 0.0
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(1 - 6 * np.sum((ra - rb) ** 2) / (n * (n * n - 1)))
 
 
 # --- linear regions ---------------------------------------------------------------------------

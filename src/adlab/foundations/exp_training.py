@@ -17,15 +17,7 @@ from adlab.data import digits
 from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.foundations.hygiene import DeadUnitMonitor, WeightNormMonitor, dead_fraction
 from adlab.foundations.models import MLP
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
 
 
 # --- MLP on Fashion-MNIST ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.foundations import exp_toy, exp_training  # noqa: F401  (register the other experiments)
 from adlab.foundations.models import SoftmaxRegression
 from adlab.metrics.classification import confusion_matrix, per_class_accuracy
+from adlab.core.plotting import pyplot
 
 @dataclass
 class LinearSoftmaxConfig:
@@ -115,10 +116,7 @@ class LinearSoftmax(Experiment):
 
     @staticmethod
     def _plot_curves(ctx: RunContext, history: list[dict]) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         recs = [r for r in ctx.read_metrics() if r.get("model") == "softmax-regression" and r["split"] == "train"]
         fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -134,7 +132,7 @@ class LinearSoftmax(Experiment):
 
     @staticmethod
     def _plot_templates(ctx: RunContext, model: SoftmaxRegression) -> str:
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         W = model.W.detach().cpu().reshape(10, 28, 28)
         fig, axes = plt.subplots(2, 5, figsize=(10, 4.4))
@@ -148,7 +146,7 @@ class LinearSoftmax(Experiment):
 
     @staticmethod
     def _plot_confusion(ctx: RunContext, cm: torch.Tensor) -> str:
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, ax = plt.subplots(figsize=(6.4, 5.6))
         norm = cm.double() / cm.sum(1, keepdim=True).clamp(min=1)

@@ -24,19 +24,11 @@ from adlab.gans import image_experiments, mode_collapse  # noqa: F401  (register
 from adlab.gans.feature_net import extract, gan_images, load_feature_net, model_card
 from adlab.metrics.divergences import js_discrete, kl_density, kl_discrete, reverse_kl_density, wasserstein1_1d
 from adlab.metrics.fid import fid, kid
+from adlab.core.plotting import pyplot as _plt
 
 __all__ = ["Divergences", "FidBias", "fit_gaussian"]
 
 LOG2 = math.log(2.0)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # ================================================================ divergences

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -29,19 +30,12 @@ from adlab.gans.losses import adversarial_step, d_loss_hinge, d_loss_minimax, g_
 from adlab.gans.models import ConditionalDCGANGenerator, DCGANDiscriminator, DCGANGenerator, ProjectionDiscriminator, SNDiscriminator
 from adlab.gans.truncation import truncated_normal
 from adlab.metrics.fid import fid, inception_score, kid
+from adlab.core.plotting import pyplot as _plt
+from adlab.metrics.stats import spearman as _spearman
 
 __all__ = ["Fashion", "Conditional", "InfoGAN", "Truncation", "matched_accuracy"]
 
 FASHION_MODELS = ("dcgan", "wgan-gp", "sn-hinge")
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def matched_accuracy(pred: Tensor, labels: Tensor, k: int = 10) -> tuple[float, list[int]]:
@@ -447,7 +441,7 @@ class Truncation(Experiment):
         res = [r for r in rows if r["mode"] == "resample"]
         div = torch.tensor([r["diversity"] for r in res])
         metrics = {
-            "diversity_rank_correlation": _spearman(torch.arange(len(res), dtype=torch.float64), div.double()),
+            "diversity_rank_correlation": _spearman(np.arange(len(res)), div.double().cpu().numpy()),
             "diversity_ratio": res[0]["diversity"] / max(res[-1]["diversity"], 1e-12),
             "confidence_gain": res[0]["confidence"] - res[-1]["confidence"],
             "fid_smallest_tau": res[0]["fid"],
@@ -485,11 +479,4 @@ class Truncation(Experiment):
             "Truncation did not trade diversity for confidence as claimed",
         )
 
-
-def _spearman(a: Tensor, b: Tensor) -> float:
-    """Spearman rank correlation (no ties expected)."""
-    ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = float(ra.norm() * rb.norm())
-    return float((ra * rb).sum()) / den if den > 0 else 0.0
 

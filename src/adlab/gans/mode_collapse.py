@@ -28,6 +28,7 @@ from adlab.core.seeding import generator
 from adlab.gans.losses import adversarial_step
 from adlab.gans.models import MLPDiscriminator, MLPGenerator
 from adlab.gans.modes import GRID_STD, RING_STD, grid_modes, mode_report, ring_modes, sample_mixture
+from adlab.core.plotting import pyplot
 
 __all__ = ["ModeCollapseConfig", "ModeCollapse", "METHODS", "train_toy_gan"]
 
@@ -168,10 +169,7 @@ class ModeCollapse(Experiment):
 
     @staticmethod
     def _plot_samples(ctx: RunContext, cfg: ModeCollapseConfig, samples: dict[str, torch.Tensor]) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, axes = plt.subplots(2, len(cfg.methods), figsize=(3.2 * len(cfg.methods), 6.4), squeeze=False)
         for row, bench in enumerate(BENCHMARKS):

@@ -17,15 +17,7 @@ from adlab.language.corpus import SPECIALS, fit_word_tokenizer, LinePairs, pad_b
 from adlab.language.loop import LoopResult, train_steps, warmup_cosine
 from adlab.language.probes import cluster_purity
 from adlab.language.tokenizers import WordTokenizer
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
 
 
 # ------------------------------------------------------------------------ shared pretraining

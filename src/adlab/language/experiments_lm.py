@@ -18,15 +18,7 @@ from adlab.language.loop import train_steps, warmup_cosine
 from adlab.language.probes import gpt_attention_weights, jacobian_norms, log_slope
 from adlab.language.tokenizers import CharTokenizer
 from adlab.nn.recurrent import RNN
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
 
 
 def char_corpus() -> tuple[CharTokenizer, dict[str, torch.Tensor]]:

@@ -15,6 +15,7 @@ from adlab.language.corpus import spoken_lines
 from adlab.language.procrustes import orthogonal_procrustes, translation_accuracy
 from adlab.language.tokenizers import WordTokenizer
 from adlab.language.word2vec import Word2VecConfig, nearest_neighbours, train_word2vec
+from adlab.core.plotting import pyplot
 
 QUERIES = ("king", "love", "death", "sword", "night", "heaven", "father", "eyes", "speak", "sweet")
 
@@ -133,10 +134,7 @@ class Word2Vec(Experiment):
 
     @staticmethod
     def _plot(ctx: RunContext, hist, X, Y, W, row, test, tok, eligible) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
         for half, losses in hist.items():

@@ -29,7 +29,7 @@ from adlab.core.seeding import generator
 from adlab.core.trainer import ArrayLoader, Trainer
 from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.sequences.pixelcnn import GatedPixelCNN, bernoulli_nll, bits_per_dim, sample
-from adlab.sequences.plots import pyplot
+from adlab.core.plotting import pyplot
 from adlab.sequences.seq2seq import (
     DATE_ALPHABET,
     PAD_ID,

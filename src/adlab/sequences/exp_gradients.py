@@ -34,7 +34,7 @@ from adlab.core.trainer import ArrayLoader, Trainer
 from adlab.data import synthetic
 from adlab.nn.attention import MultiHeadAttention
 from adlab.nn.recurrent import RNN, LSTMCell, RNNCell
-from adlab.sequences.plots import pyplot
+from adlab.core.plotting import pyplot
 
 
 def fitted_rate(log_norms: np.ndarray) -> float:

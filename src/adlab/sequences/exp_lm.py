@@ -31,7 +31,7 @@ from adlab.data import shakespeare
 from adlab.sequences.lm import RNNLM, bits_per_token, detach_state, evaluate_nll, lm_loss, sample
 from adlab.sequences.ngram import KneserNeyLM, UnigramLM
 from adlab.sequences.ngram_fast import KneserNeyTables
-from adlab.sequences.plots import pyplot
+from adlab.core.plotting import pyplot
 from adlab.sequences.text import CharVocab, WordVocab, contiguous_batches
 
 

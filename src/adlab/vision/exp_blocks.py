@@ -16,15 +16,7 @@ from adlab.vision import arith
 from adlab.vision.equivariance import ConvStack, PixelMLP, equivariance_error, invariance_error, shift
 from adlab.vision.recipe import Recipe, StepLosses, fit
 from adlab.vision.registry import create_model
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
 
 
 # =============================================================================================

@@ -14,15 +14,7 @@ from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.vision import arith
 from adlab.vision.activation_max import maximise_logits, total_variation
 from adlab.vision.recipe import Recipe, fit, predict, sgd_nesterov
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
 
 
 class SmallConvNet(nn.Module):

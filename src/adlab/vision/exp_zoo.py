@@ -11,15 +11,7 @@ from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.vision import arith
 from adlab.vision.recipe import Recipe, fit
 from adlab.vision.registry import create_model, model_entrypoint
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from adlab.core.plotting import pyplot as _plt
 
 
 # =============================================================================================

@@ -33,6 +33,7 @@ def main(out: str) -> None:
         tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
         tensors["eval_accuracy"] = torch.tensor([hist[-1]["train"]["accuracy"]], dtype=torch.float64)
         save_file(tensors, out)
+    del trainer, model  # drop the DDP wrapper (and its gloo work) before the group goes
     distributed.shutdown()
 
 

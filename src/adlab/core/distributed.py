@@ -47,8 +47,13 @@ def init(device: torch.device) -> bool:
 
 
 def shutdown() -> None:
-    """Destroy the process group if one was started."""
+    """Destroy the process group if one was started.
+
+    Every rank first waits at a barrier: a rank that tears down its gloo connections while a
+    peer is still working (rank 0 writing files, say) can abort the peer at exit.
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

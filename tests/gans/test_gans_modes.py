@@ -64,3 +64,19 @@ def test_min_count_and_std_matter():
     assert evaluate_modes(off, modes, 0.05) == (1, 1.0)
     with pytest.raises(ValueError):
         evaluate_modes(torch.randn(5, 3), modes, 0.02)
+
+
+def test_mode_collapse_runs_in_worker_processes_give_the_sequential_results(tmp_path):
+    """Spreading the independent runs over processes changes nothing but the wall time."""
+    import json
+
+    from adlab.core import runner
+
+    out = {}
+    for workers in (1, 2):
+        runner.run("gans.mode-collapse", preset="smoke", overrides={"workers": workers, "steps_ring": 5, "steps_grid": 5},
+                   out=tmp_path / f"w{workers}", device="cpu")
+        out[workers] = json.loads((tmp_path / f"w{workers}" / "results.json").read_text())
+    key = lambda rows: sorted(rows, key=lambda r: (r["benchmark"], r["method"], r["seed"]))  # noqa: E731
+    assert key(out[1]["details"]["runs"]) == key(out[2]["details"]["runs"])
+    assert out[1]["metrics"] == out[2]["metrics"]

@@ -12,7 +12,7 @@ from adlab.core import checkpoint as ckpt
 from adlab.core.context import RunContext
 from adlab.nn.recurrent import LSTMCell, RNNCell
 from adlab.sequences import exp_lm
-from adlab.sequences.exp_generative import binary_entropy_bits
+from adlab.sequences.exp_generative import binary_entropy_bits, marginal_entropy_bits
 from adlab.sequences.exp_gradients import VanishingGradients, fitted_rate, loglog_exponent
 from adlab.sequences.exp_lm import LSTMSettings, attested_bigram_fraction, real_word_fraction, train_lm, word_set
 
@@ -74,6 +74,21 @@ def test_binary_entropy_bits():
     assert h[1] == pytest.approx(1.0) and h[0] == 0 and h[2] == 0
     assert h[3] == pytest.approx(-(0.11 * math.log2(0.11) + 0.89 * math.log2(0.89)), rel=1e-6)
     assert torch.allclose(binary_entropy_bits(p), binary_entropy_bits(1 - p))
+
+
+def test_marginal_entropy_removes_the_finite_k_bias():
+    """Completions agreeing exactly give H_b(p); for disagreeing ones the plug-in H_b(mean) is biased
+    low by about Var/(2p(1-p) ln 2 K) and the corrected estimate is unbiased to second order."""
+    p = torch.tensor([0.1, 0.5, 0.9]).expand(2, 5, 3)
+    torch.testing.assert_close(marginal_entropy_bits(p), binary_entropy_bits(p[:, 0]))
+    g = torch.Generator().manual_seed(0)
+    K, trials = 8, 20000
+    pk = 0.2 + 0.6 * torch.rand(trials, K, 1, generator=g, dtype=torch.float64)  # mean 0.5: H = 1 bit
+    plug_in = binary_entropy_bits(pk.mean(1)).mean().item()
+    corrected = marginal_entropy_bits(pk).mean().item()
+    expected_bias = (0.6**2 / 12 / K) / (2 * 0.25 * math.log(2))  # 0.0108 bits
+    assert 1 - plug_in == pytest.approx(expected_bias, rel=0.1)
+    assert abs(1 - corrected) < 0.1 * expected_bias
 
 
 def test_sample_statistics():

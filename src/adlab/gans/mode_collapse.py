@@ -11,15 +11,22 @@ all with the same MLP generator and discriminator:
 - ``wgan-gp``: Wasserstein critic, ``n_critic`` critic steps per generator
   step, gradient penalty $\lambda E(\|\nabla D(\hat x)\|-1)^2$ (the WGAN-GP
   authors' toy experiments use $\lambda = 0.1$; their image experiments 10);
-- ``sn-hinge``: spectrally normalised discriminator with the hinge loss.
+- ``sn-hinge``: spectrally normalised discriminator with the hinge loss and,
+  as in the SN-GAN paper's settings, ``n_critic`` discriminator steps per
+  generator step (with one step at lr 1e-3 it collapsed to a single blob).
 
-Every (benchmark, method, seed) is an independent run; finished runs are
-checkpointed, so ``--resume`` skips them.
+Every (benchmark, method, seed) is an independent, separately seeded run, so on
+a CPU the runs are spread over one single-threaded process per core (the small
+MLPs gain nothing from several threads) with the same results as one after
+another; finished runs are checkpointed, so ``--resume`` skips them.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 
 import torch
 
@@ -42,17 +49,18 @@ BENCHMARKS = {"ring": (ring_modes, RING_STD, 7.5), "grid": (grid_modes, GRID_STD
 class ModeCollapseConfig:
     methods: list[str] = param(list(METHODS), "objectives to compare", choices=METHODS)
     seeds: int = param(1, "independent seeds per method and benchmark", ge=1)
-    steps_ring: int = param(1500, "generator steps on the 8-Gaussian ring", ge=1)
-    steps_grid: int = param(2000, "generator steps on the 25-Gaussian grid", ge=1)
+    steps_ring: int = param(3000, "generator steps on the 8-Gaussian ring", ge=1)
+    steps_grid: int = param(8000, "generator steps on the 25-Gaussian grid", ge=1)
     batch_size: int = param(256, "real and generated samples per step", ge=2)
     z_dim: int = param(2, "latent dimension", ge=1)
     hidden: int = param(128, "units per hidden layer of G and D", ge=4)
     n_layers: int = param(3, "hidden layers of G and D", ge=1)
     lr: float = param(1e-3, "Adam learning rate of G and D (betas 0.5, 0.9)", gt=0)
     decay_at: float = param(0.5, "fraction of the run after which the learning rate drops tenfold", gt=0, le=1)
-    n_critic: int = param(2, "critic steps per generator step for wgan-gp (5 in the paper and the full preset)", ge=1)
+    n_critic: int = param(2, "critic steps per generator step for wgan-gp and sn-hinge (5 in both papers and the full preset)", ge=1)
     gp_weight: float = param(0.1, "gradient-penalty weight lambda for wgan-gp", gt=0)
     n_eval: int = param(2500, "generated samples scored by the 3-sigma rule", ge=10)
+    workers: int = param(0, "CPU processes training runs side by side (0: one per core; on a GPU always 1)", ge=0)
 
 
 def _method_kwargs(method: str, cfg: ModeCollapseConfig) -> tuple[dict, bool]:
@@ -63,8 +71,8 @@ def _method_kwargs(method: str, cfg: ModeCollapseConfig) -> tuple[dict, bool]:
         return {"loss": "nonsaturating"}, False
     if method == "wgan-gp":
         return {"loss": "wasserstein", "n_critic": cfg.n_critic, "gp_weight": cfg.gp_weight}, False
-    if method == "sn-hinge":
-        return {"loss": "hinge"}, True
+    if method == "sn-hinge":  # SN-GAN also takes n_dis = 5 critic steps per generator step
+        return {"loss": "hinge", "n_critic": cfg.n_critic}, True
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -78,8 +86,7 @@ def train_toy_gan(method: str, bench: str, steps: int, seed: int, cfg: ModeColla
         G = MLPGenerator(cfg.z_dim, 2, cfg.hidden, cfg.n_layers).to(device)
         D = MLPDiscriminator(2, cfg.hidden, cfg.n_layers, spectral=spectral).to(device)
     betas = (0.5, 0.9)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=betas, fused=True) for m in (G, D))
     g = generator(seed, 1)
     drop = max(1, int(cfg.decay_at * steps))
     scheds = [torch.optim.lr_scheduler.LambdaLR(o, lambda k: 1.0 if k < drop else 0.1) for o in (opt_g, opt_d)]
@@ -97,6 +104,12 @@ def train_toy_gan(method: str, bench: str, steps: int, seed: int, cfg: ModeColla
         return G(torch.randn(cfg.n_eval, cfg.z_dim, generator=g).to(device)).cpu()
 
 
+def _train_job(method: str, bench: str, steps: int, seed: int, cfg: ModeCollapseConfig) -> torch.Tensor:
+    """One CPU run in a worker process (one thread: runs go side by side, not threads)."""
+    torch.set_num_threads(1)
+    return train_toy_gan(method, bench, steps, seed, cfg, torch.device("cpu"))
+
+
 @experiment
 class ModeCollapse(Experiment):
     """Modes covered and high-quality samples on the ring and grid of Gaussians, per GAN objective."""
@@ -109,7 +122,7 @@ class ModeCollapse(Experiment):
     )
     Config = ModeCollapseConfig
     presets = {
-        "smoke": {"methods": ["nonsaturating", "wgan-gp"], "steps_ring": 20, "steps_grid": 20, "batch_size": 64, "hidden": 32, "n_eval": 500},
+        "smoke": {"methods": ["nonsaturating", "wgan-gp"], "steps_ring": 20, "steps_grid": 20, "batch_size": 64, "hidden": 32, "n_eval": 500, "workers": 1},
         "full": {"seeds": 5, "steps_ring": 10000, "steps_grid": 20000, "n_critic": 5},
     }
     key_metrics = ("best_ring_modes", "best_grid_modes", "best_ring_high_quality", "best_grid_high_quality")
@@ -124,21 +137,36 @@ class ModeCollapse(Experiment):
                 samples, state = loaded
                 done = state["done"]
         jobs = [(b, m, s) for b in BENCHMARKS for m in cfg.methods for s in range(cfg.seeds)]
+        todo = [j for j in jobs if f"{j[0]}/{j[1]}/{j[2]}" not in done]
+
+        def args(job):
+            bench, method, s = job
+            return method, bench, cfg.steps_ring if bench == "ring" else cfg.steps_grid, ctx.seed * 1000 + s
+
+        def finish(job, x: torch.Tensor) -> None:
+            bench, method, s = job
+            modes_fn, std, _ = BENCHMARKS[bench]
+            r = mode_report(x, modes_fn(), std)
+            key = f"{bench}/{method}/{s}"
+            done[key] = {"benchmark": bench, "method": method, "seed": s, "modes": r.covered,
+                         "high_quality": r.high_quality, "kl_to_uniform": r.kl_to_uniform}
+            if s == 0:
+                samples[key] = x
+            ctx.log(len(done), bench, method=method, seed=s, modes=r.covered, high_quality=r.high_quality)
+            checkpoint.save(ckpt, len(done), samples, {"done": done})
+            bar.update(1, modes=r.covered)
+
+        workers = 1 if ctx.device.type != "cpu" else min(len(todo), cfg.workers or os.cpu_count() or 1)
         with ctx.progress(len(jobs), "mode-collapse") as bar:
-            for i, (bench, method, s) in enumerate(jobs):
-                key = f"{bench}/{method}/{s}"
-                if key not in done:
-                    steps = cfg.steps_ring if bench == "ring" else cfg.steps_grid
-                    x = train_toy_gan(method, bench, steps, ctx.seed * 1000 + s, cfg, ctx.device)
-                    modes_fn, std, _ = BENCHMARKS[bench]
-                    r = mode_report(x, modes_fn(), std)
-                    done[key] = {"benchmark": bench, "method": method, "seed": s, "modes": r.covered,
-                                 "high_quality": r.high_quality, "kl_to_uniform": r.kl_to_uniform}
-                    if s == 0:
-                        samples[key] = x
-                    ctx.log(i, bench, method=method, seed=s, modes=r.covered, high_quality=r.high_quality)
-                    checkpoint.save(ckpt, i, samples, {"done": done})
-                bar.update(1, modes=done[key]["modes"])
+            bar.update(len(jobs) - len(todo))
+            if workers <= 1:
+                for job in todo:
+                    finish(job, train_toy_gan(*args(job), cfg, ctx.device))
+            else:
+                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                    futures = {pool.submit(_train_job, *args(job), cfg): job for job in todo}
+                    for f in as_completed(futures):
+                        finish(futures[f], f.result())
         rows = list(done.values())
         summary = []
         for bench in BENCHMARKS:

@@ -1,0 +1,153 @@
+"""GPT training throughput: tokens/s and model-FLOPs utilisation, written-out attention vs SDPA.
+
+Each contender trains the same decoder-only GPT (``adlab.language.gpt``) on the same random
+token batches (throughput does not depend on the data), in the same process, one after the
+other; we report training tokens per second (batch x context per optimizer step, median step
+time) and the ratio to the written-out attention, which does not depend on how fast the machine is.
+
+- ``written``: attention written out, $\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)V$;
+- ``sdpa``: the same weights through ``torch.nn.functional.scaled_dot_product_attention``;
+- ``sdpa+compile``: the ``sdpa`` model under ``torch.compile`` (``--compile``).
+
+On a GPU, ``--dtype bf16`` trains under bf16 autocast. FLOPs per token follow the usual
+estimate $6N + 12 L H Q T$ ($N$ parameters without the position table, $L$ layers, $H$ heads,
+$Q$ head width, $T$ context); model-FLOPs utilisation (MFU) is achieved FLOP/s over
+``--peak-tflops`` (default: 989 for H100/H200 bf16 dense, none on a CPU).
+
+Presets (``--preset``): ``cpu`` is 4 layers, 4 heads, 128 channels, context 64, batch 12 (the
+issue's CPU target: >= 24k tokens/s); ``gpu`` is 6 layers, 6 heads, 384 channels, context 256,
+batch 64 (target on an H200 in bf16: >= 2.0M tokens/s).
+
+    python benchmarks/gpt_speed.py --preset cpu --steps 30 --json out.json
+    python benchmarks/gpt_speed.py --preset gpu --device cuda --dtype bf16 --compile --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import time
+
+import torch
+
+from adlab.language.gpt import GPT, GPTConfig
+
+PRESETS = {
+    "cpu": {"n_layer": 4, "n_head": 4, "d_model": 128, "block_size": 64, "batch": 12, "target": 24_000},
+    "gpu": {"n_layer": 6, "n_head": 6, "d_model": 384, "block_size": 256, "batch": 64, "target": 2_000_000},
+}
+GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+"""Dense bf16 tensor-core peaks (TFLOP/s) of common cards, for MFU."""
+
+
+def flops_per_token(model: GPT) -> float:
+    r"""$6N + 12 L H Q T$: forward + backward matmul FLOPs per trained token."""
+    c = model.cfg
+    n = model.num_parameters() - (c.block_size * c.d_model if c.positions == "learned" else 0)
+    return 6 * n + 12 * c.n_layer * c.n_head * (c.d_model // c.n_head) * c.block_size
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_speed(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int, autocast) -> dict:
+    """Train for ``warmup`` + ``steps`` AdamW steps; tokens/s from the median timed step."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+    times, loss = [], None
+    for i in range(warmup + steps):
+        _sync(x.device)
+        t = time.perf_counter()
+        with autocast():
+            _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        _sync(x.device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    step = statistics.median(times)
+    return {"median_step_s": step, "tokens_per_s": x.numel() / step, "final_loss": float(loss.detach())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="bf16: autocast (GPU)")
+    ap.add_argument("--compile", action="store_true", help="also time the SDPA model under torch.compile")
+    ap.add_argument("--vocab", type=int, default=65, help="vocabulary size (Shakespeare characters: 65)")
+    ap.add_argument("--steps", type=int, default=30, help="timed training steps per contender")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--peak-tflops", type=float, default=None, help="peak FLOP/s of the device for MFU (TFLOP/s)")
+    ap.add_argument("--json", help="write the results to this path")
+    args = ap.parse_args()
+    for k in ("vocab", "steps"):
+        if getattr(args, k) < 1:
+            ap.error(f"--{k} must be >= 1")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error("--device cuda: no CUDA GPU is available")
+    if args.dtype == "bf16" and not args.device.startswith("cuda"):
+        ap.error("--dtype bf16 is for a GPU (bf16 autocast on a CPU is slower than fp32)")
+    device = torch.device(args.device)
+    p = PRESETS[args.preset]
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    peak = args.peak_tflops
+    if peak is None and gpu is not None and args.dtype == "bf16":
+        peak = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in gpu), None)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+    def autocast():
+        if args.dtype == "bf16":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, args.vocab, (p["batch"], p["block_size"]), generator=g).to(device)
+    y = torch.randint(0, args.vocab, (p["batch"], p["block_size"]), generator=g).to(device)
+    contenders = {"written": (False, False), "sdpa": (True, False)}
+    if args.compile:
+        contenders["sdpa+compile"] = (True, True)
+    results, fpt = {}, None
+    for name, (fast, compiled) in contenders.items():
+        cfg = GPTConfig(vocab_size=args.vocab, block_size=p["block_size"], n_layer=p["n_layer"], n_head=p["n_head"],
+                        d_model=p["d_model"], fast_attention=fast)
+        torch.manual_seed(0)
+        model = GPT(cfg).to(device)
+        fpt = flops_per_token(model)
+        run = torch.compile(model) if compiled else model
+        r = train_speed(run, x, y, args.steps, args.warmup + (10 if compiled else 0), autocast)
+        r["tflops"] = r["tokens_per_s"] * fpt / 1e12
+        if peak:
+            r["mfu"] = r["tflops"] / peak
+        results[name] = r
+    ref = results["written"]["tokens_per_s"]
+    for r in results.values():
+        r["ratio_to_written"] = r["tokens_per_s"] / ref
+
+    print(f"GPT training, preset {args.preset} ({p['n_layer']} layers, {p['n_head']} heads, {p['d_model']} channels, "
+          f"context {p['block_size']}, batch {p['batch']}), device={device}{f' ({gpu})' if gpu else ''}, {args.dtype}, "
+          f"{torch.get_num_threads()} threads, {fpt / 1e6:.2f} MFLOPs/token")
+    w = max(map(len, results))
+    print(f"{'attention':<{w}}  {'tokens/s':>12}  {'step (ms)':>10}  {'TFLOP/s':>8}  {'MFU':>6}  {'vs written':>10}")
+    for name, r in results.items():
+        mfu = f"{100 * r['mfu']:.1f}%" if "mfu" in r else "-"
+        print(f"{name:<{w}}  {r['tokens_per_s']:>12,.0f}  {1000 * r['median_step_s']:>10.2f}  {r['tflops']:>8.3f}  {mfu:>6}  {r['ratio_to_written']:>10.2f}")
+    best = max(results.values(), key=lambda r: r["tokens_per_s"])["tokens_per_s"]
+    print(f"issue target for this preset: >= {p['target']:,} tokens/s ({'met' if best >= p['target'] else 'not met'} by the fastest path here"
+          f"{'' if args.preset == 'cpu' or (gpu and 'H200' in gpu and args.dtype == 'bf16') else '; the target is stated for an H200 in bf16'})")
+    if args.json:
+        info = {"preset": args.preset, **p, "device": str(device), "gpu": gpu, "dtype": args.dtype, "torch": torch.__version__,
+                "threads": torch.get_num_threads(), "vocab": args.vocab, "steps": args.steps, "warmup": args.warmup,
+                "flops_per_token": fpt, "peak_tflops": peak}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"settings": info, "results": results}, f, indent=2)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

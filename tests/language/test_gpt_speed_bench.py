@@ -1,0 +1,43 @@
+"""benchmarks/gpt_speed.py: the FLOP count and the two attention paths it times."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adlab.language.gpt import GPT, GPTConfig, gpt_parameter_count
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "gpt_speed.py"
+
+
+def _load():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpt_speed", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_flops_per_token_is_6n_plus_attention_term():
+    cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, d_model=128)
+    model = GPT(cfg)
+    n = gpt_parameter_count(cfg) - 64 * 128  # without the position table
+    # 6N for the weight matmuls (forward 2N, backward 4N) + 12 L T d for QK^T and AV
+    assert _load().flops_per_token(model) == 6 * n + 12 * 4 * 128 * 64
+
+
+@pytest.mark.slow
+def test_bench_runs_and_both_attention_paths_train_identically(tmp_path):
+    out = tmp_path / "gpt.json"
+    p = subprocess.run([sys.executable, str(BENCH), "--preset", "cpu", "--steps", "2", "--warmup", "1", "--json", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(out.read_text())["results"]
+    assert set(r) == {"written", "sdpa"}
+    assert r["written"]["final_loss"] == pytest.approx(r["sdpa"]["final_loss"], abs=1e-4)
+    assert all(v["tokens_per_s"] > 0 for v in r.values())
+    bad = subprocess.run([sys.executable, str(BENCH), "--dtype", "bf16"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "bf16" in bad.stderr

@@ -29,7 +29,7 @@ class LeaderboardConfig:
     models: list[str] = param(["lenet5", "vgg_small", "resnet20"], "registered model names (adlab.vision.list_models), each built for 1x28x28")
     n_train: int | None = param(None, "training images (None: all 60,000)", ge=100)
     n_test: int | None = param(None, "test images (None: all 10,000)", ge=100)
-    epochs: int = param(1, "passes over the training images (the same for every model)", ge=1)
+    epochs: int = param(2, "passes over the training images (the same for every model)", ge=1)
     batch_size: int = param(64, "minibatch size", ge=1)
     lr: float = param(0.1, "peak learning rate of SGD with Nesterov momentum 0.9", gt=0)
     weight_decay: float = param(5e-4, "L2 penalty on weights (not on biases or norm parameters)", ge=0)

@@ -128,3 +128,20 @@ def test_acgan_discriminator(assert_grads):
     assert adv.shape == (6,) and cls.shape == (6, 10)
     (L.g_loss_nonsaturating(adv) + torch.nn.functional.cross_entropy(cls, y)).backward()
     assert_grads(D)
+
+
+def test_class_input_feeds_onehot_to_the_first_layer():
+    """With class_input the input layer sees [z, onehot(y)]: its weight has K extra columns, and
+    the class alone changes the pre-normalisation 7x7 map (which CBN gains cannot do per position)."""
+    torch.manual_seed(0)
+    G = ConditionalDCGANGenerator(z_dim=6, num_classes=4, ngf=2, class_input=True)
+    assert G.project.weight.shape == (4 * 2 * 7 * 7, 6 + 4)
+    z = torch.randn(1, 6).expand(4, -1)
+    y = torch.arange(4)
+    expected = z @ G.project.weight[:, :6].T + G.project.weight[:, 6:].T  # (4, 392): column y added
+    captured = {}
+    G.project.register_forward_hook(lambda m, i, o: captured.setdefault("h", o))
+    G(z, y)
+    torch.testing.assert_close(captured["h"], expected)
+    with pytest.raises(ValueError, match="class_input"):
+        ConditionalDCGANGenerator(z_dim=6, num_classes=4, ngf=2, shared_dim=8, class_input=True)

@@ -25,7 +25,7 @@ from adlab.core import Experiment, Results, RunContext, check, experiment, param
 from adlab.core.seeding import generator
 from adlab.gans.feature_net import extract, gan_images, load_feature_net, model_card
 from adlab.gans.image_loop import train_gan
-from adlab.gans.infogan import InfoCodes, InfoGANDiscriminator, InfoGANGenerator, info_loss, sample_codes
+from adlab.gans.infogan import InfoCodes, InfoGANDiscriminator, InfoGANGenerator, info_loss, mutual_information_lower_bound, sample_codes
 from adlab.gans.losses import adversarial_step, d_loss_hinge, d_loss_minimax, g_loss_hinge, g_loss_nonsaturating
 from adlab.gans.models import ConditionalDCGANGenerator, DCGANDiscriminator, DCGANGenerator, ProjectionDiscriminator, SNDiscriminator
 from adlab.gans.truncation import truncated_normal
@@ -210,8 +210,9 @@ class Fashion(Experiment):
 # ================================================================ conditional
 @dataclass
 class ConditionalConfig(_ImageGANConfig):
-    steps: int = param(500, "generator steps", ge=1)
+    steps: int = param(2000, "generator steps", ge=1)
     spectral: bool = param(True, "spectrally normalise the projection discriminator (SN-GAN / BigGAN)")
+    class_input: bool = param(True, "also feed onehot(y) to the generator's input layer (besides its conditional batch norms)")
 
 
 def _is_full(cfg: _ImageGANConfig) -> bool:
@@ -237,7 +238,7 @@ class Conditional(Experiment):
         space = _FeatureSpace(ctx, cfg.feature_net, cfg.n_eval, ctx.seed, ctx.device)
         x_tr, y_tr = gan_images("train", cfg.n_train, ctx.seed)
         dev, seed = ctx.device, ctx.seed * 100
-        G = _init(seed, lambda: ConditionalDCGANGenerator(cfg.z_dim, 10, cfg.ngf)).to(dev)
+        G = _init(seed, lambda: ConditionalDCGANGenerator(cfg.z_dim, 10, cfg.ngf, class_input=cfg.class_input)).to(dev)
         D = _init(seed + 50, lambda: ProjectionDiscriminator(10, cfg.ndf, spectral=cfg.spectral)).to(dev)
         opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
 
@@ -359,7 +360,16 @@ class InfoGAN(Experiment):
         _, logits = space.features(fake)
         code_acc, code_map = matched_accuracy(codes.cat, logits.argmax(1))
         scores = space.score(fake, seed)
-        metrics = {"q_matched_accuracy": q_acc, "code_matched_accuracy": code_acc, **scores}
+        # is the code used at all? Q's recovery of c_1 from G(z, c) and the bound L_I <= I(c_1; G) <= log 10
+        with torch.no_grad():
+            q_out = [D(fake[i : i + 500].to(dev)) for i in range(0, len(fake), 500)]
+        q_cat, q_mu, q_ls = (torch.cat([o[k].cpu() for o in q_out]) for k in (1, 2, 3))
+        bound = mutual_information_lower_bound(q_cat, q_mu, q_ls, codes)
+        metrics = {
+            "q_matched_accuracy": q_acc, "code_matched_accuracy": code_acc,
+            "q_accuracy_on_generated": float((q_cat.argmax(1) == codes.cat).double().mean()),
+            "mi_lower_bound_cat_nats": float(bound["cat"]), "mi_max_cat_nats": math.log(10), **scores,
+        }
         ordered = torch.cat([fake[(codes.cat == c).nonzero().squeeze(1)[:8]] for c in range(10)])
         art = _grid(ctx, {"rows: categorical code 0-9": ordered}, "samples-by-code", "InfoGAN samples, one categorical code per row", nrow=8, max_images=80)
         from adlab.data.fashion_mnist import CLASSES

@@ -173,6 +173,13 @@ class ConditionalDCGANGenerator(nn.Module):
             An int: BigGAN-style shared embedding of that size and skip-z; $z$ is
             split into three chunks (first to the input layer, one per CBN).
         attention: a SAGAN self-attention block at 14x14.
+        class_input: also feed the class to the input layer, $[z, \mathrm{onehot}(y)]$
+            (Mirza & Osindero's cGAN; per-class gains only, ``shared_dim=None``).
+            CBN gains scale and shift whole channels, which in a generator this
+            shallow (two upsampling layers) cannot change the layout of the 7x7 map
+            that decides the garment's shape; measured at quick scale with an
+            auxiliary-classifier D (1,500 steps): a held-out classifier recognised the
+            requested class in 20% of samples with CBN alone, 94% with the class input.
     """
 
     def __init__(
@@ -183,10 +190,14 @@ class ConditionalDCGANGenerator(nn.Module):
         channels: int = 1,
         shared_dim: int | None = None,
         attention: bool = False,
+        class_input: bool = False,
     ):
         super().__init__()
         self.z_dim, self.ngf, self.num_classes = z_dim, ngf, num_classes
         self.hierarchical = shared_dim is not None
+        if class_input and self.hierarchical:
+            raise ValueError("class_input is for per-class gains (shared_dim=None); BigGAN's skip-z already feeds the class")
+        self.class_input = class_input
         if self.hierarchical:
             chunk = z_dim // 3
             self.z_split = [z_dim - 2 * chunk, chunk, chunk]
@@ -195,7 +206,7 @@ class ConditionalDCGANGenerator(nn.Module):
             in_dim = self.z_split[0]
         else:
             cond = dict(num_classes=num_classes)
-            in_dim = z_dim
+            in_dim = z_dim + (num_classes if class_input else 0)
         self.project = nn.Linear(in_dim, 4 * ngf * 7 * 7, bias=False)
         self.bn1 = ConditionalBatchNorm(4 * ngf, **cond)
         self.up1 = nn.ConvTranspose2d(4 * ngf, 2 * ngf, 4, 2, 1, bias=False)  # 7 -> 14
@@ -212,6 +223,8 @@ class ConditionalDCGANGenerator(nn.Module):
             c1, c2 = torch.cat([e, z1], 1), torch.cat([e, z2], 1)
         else:
             z0, c1, c2 = z, y, y
+            if self.class_input:  # $[z, \mathrm{onehot}(y)]$                            (B, z_dim + K)
+                z0 = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], 1)
         h = self.project(z0).view(z.shape[0], 4 * self.ngf, 7, 7)
         h = self.up1(F.relu(self.bn1(h, c1)))  # (B, 2ngf, 14, 14)
         h = F.relu(self.bn2(h, c2))

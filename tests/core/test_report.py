@@ -66,3 +66,12 @@ def test_spearman_matches_scipy():
     assert spearman([1.0], [2.0]) == 0.0
     with pytest.raises(ValueError):
         spearman([1, 2], [1, 2, 3])
+
+
+def test_summary_shows_a_range_checked_quantity_once(tmp_path):
+    from adlab.core.report import summary_rows
+
+    rec = load_run(_fake_run(tmp_path / "r", True))
+    low = {"name": "acc", "value": 0.85, "op": ">=", "threshold": 0.83, "passed": True}
+    rec.verdict["checks"] = [low, {**low, "op": "<=", "threshold": 0.87}, {"name": "loss", "value": 0.4, "op": "<", "threshold": 1, "passed": True}]
+    assert summary_rows([rec])[0][2] == "acc 0.85, loss 0.4"

@@ -155,7 +155,8 @@ def summary_rows(records: list[RunRecord]) -> list[list[Any]]:
     """One row per run: experiment, verdict, its checks' numbers, wall time."""
     rows = []
     for r in records:
-        numbers = ", ".join(f"{c['name']} {_num(c['value'])}" for c in r.verdict.get("checks", []))
+        # a quantity checked from both sides (a range) is shown once
+        numbers = ", ".join(dict.fromkeys(f"{c['name']} {_num(c['value'])}" for c in r.verdict.get("checks", [])))
         rows.append([r.experiment, "PASS" if r.passed else "FAIL", numbers, f"{r.results.get('wall_s', 0):.1f}"])
     return rows
 

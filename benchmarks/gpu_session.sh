@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One GPU session's worth of adlab: the throughput benchmarks alone on the card, then the full
+# presets of the GPU-scale flagships side by side until a deadline; every run directory (minus
+# checkpoints) and every log is packed into $OUT. Runs that the deadline cuts off keep their
+# checkpoints under runs/ and continue with `adlab run NAME --resume RUN_DIR`.
+#
+#   OUT=/tmp/gpu bash benchmarks/gpu_session.sh            # on a CUDA machine
+#   ADLAB_GPU_DRY=1 OUT=/tmp/dry bash benchmarks/gpu_session.sh   # plumbing check on a CPU
+#
+# Environment: DEADLINE_S (seconds from start at which unfinished runs are stopped, default
+# 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run).
+set -u
+T0=$(date +%s)
+DEADLINE_S=${DEADLINE_S:-540}
+OUT=${OUT:?set OUT to the folder for results}
+mkdir -p "$OUT/logs"
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+[ -z "${ADLAB_DATA:-}" ] && [ -d .gpu/data ] && export ADLAB_DATA="$PWD/.gpu/data"
+PY=${PY:-python3}
+left() { echo $((DEADLINE_S - ($(date +%s) - T0))); }
+
+if [ -n "${ADLAB_GPU_DRY:-}" ]; then
+  DEV=cpu; PRESET=smoke; BENCH_GPT=(--preset cpu --steps 3 --warmup 1); BENCH_VIS=(--models lenet5 --steps 2 --warmup 1)
+else
+  DEV=cuda; PRESET=full
+  BENCH_GPT=(--preset gpu --device cuda --dtype bf16 --compile --steps 30 --warmup 5)
+  BENCH_VIS=(--device cuda --amp --batch 128 --steps 20 --warmup 5 --models lenet5 vgg_small alexnet vgg11_bn vgg16_bn
+             googlenet resnet20 resnet56 se_resnet20 preact_resnet18 resnet18 densenet_bc mobilenet_v2 wrn16_4 wrn28_10 wrn40_4)
+fi
+JOBS=${JOBS:-language.gpt-char sequences.char-lm gans.infogan gans.truncation}
+
+{ date -u; nvidia-smi -L 2>&1; nproc; $PY -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))'; } >"$OUT/logs/machine.txt" 2>&1
+cat "$OUT/logs/machine.txt"
+
+# 1. throughput, alone on the card (each benchmark measures its own baseline in the same process)
+timeout 170 $PY benchmarks/gpt_speed.py "${BENCH_GPT[@]}" --json "$OUT/gpt_speed.json" >"$OUT/logs/gpt_speed.log" 2>&1
+echo "gpt_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 12 "$OUT/logs/gpt_speed.log"
+timeout 100 $PY benchmarks/vision_speed.py "${BENCH_VIS[@]}" --json "$OUT/vision_speed.json" >"$OUT/logs/vision_speed.log" 2>&1
+echo "vision_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 20 "$OUT/logs/vision_speed.log"
+
+# 2. the full presets side by side, two CPU threads each, stopped at the deadline
+pids=()
+for name in $JOBS; do
+  OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --preset "$PRESET" --device "$DEV" \
+    --out "runs/gpu/$name" >"$OUT/logs/$name.log" 2>&1 &
+  pids+=($!)
+done
+i=0
+for name in $JOBS; do
+  wait "${pids[$i]}"; echo "$name rc=$? at $(( $(date +%s) - T0 )) s"; i=$((i + 1))
+done
+
+# 3. pack: run directories without checkpoints, and the logs
+tar -czf "$OUT/runs.tar.gz" --exclude='*.safetensors' --exclude='checkpoints' runs/gpu 2>/dev/null
+tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"
+ls -la "$OUT"
+echo "done at $(( $(date +%s) - T0 )) s"

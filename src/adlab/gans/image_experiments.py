@@ -307,6 +307,7 @@ class InfoGANConfig(_ImageGANConfig):
     steps: int = param(500, "generator steps", ge=1)
     z_dim: int = param(62, "incompressible noise dimension (besides 10 categorical + 2 continuous codes)", ge=1)
     lambda_cont: float = param(0.1, "weight of the continuous codes' information term", ge=0)
+    lr_g: float | None = param(None, "Adam learning rate of G (None: lr, as D); the InfoGAN paper trains G at 1e-3 and D at 2e-4", gt=0)
 
 
 @experiment
@@ -331,7 +332,8 @@ class InfoGAN(Experiment):
         dev, seed = ctx.device, ctx.seed * 100
         G = _init(seed, lambda: InfoGANGenerator(cfg.z_dim, 10, 2, cfg.ngf)).to(dev)
         D = _init(seed + 50, lambda: InfoGANDiscriminator(10, 2, cfg.ndf)).to(dev)
-        opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
+        opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g or cfg.lr, betas=(0.5, 0.9))
+        opt_d = _adam(D, cfg)
 
         def codes_on(codes: InfoCodes) -> InfoCodes:
             return InfoCodes(codes.z.to(dev), codes.cat.to(dev), codes.cont.to(dev), codes.n_categories)

@@ -8,7 +8,8 @@
 #   ADLAB_GPU_DRY=1 OUT=/tmp/dry bash benchmarks/gpu_session.sh   # plumbing check on a CPU
 #
 # Environment: DEADLINE_S (seconds from start at which unfinished runs are stopped, default
-# 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run).
+# 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run),
+# BENCH=0 (skip the benchmarks).
 set -u
 T0=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-540}
@@ -34,10 +35,12 @@ JOBS=${JOBS:-language.gpt-char sequences.char-lm gans.infogan gans.truncation}
 cat "$OUT/logs/machine.txt"
 
 # 1. throughput, alone on the card (each benchmark measures its own baseline in the same process)
+if [ "${BENCH:-1}" != 0 ]; then
 timeout 170 $PY benchmarks/gpt_speed.py "${BENCH_GPT[@]}" --json "$OUT/gpt_speed.json" >"$OUT/logs/gpt_speed.log" 2>&1
 echo "gpt_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 12 "$OUT/logs/gpt_speed.log"
 timeout 100 $PY benchmarks/vision_speed.py "${BENCH_VIS[@]}" --json "$OUT/vision_speed.json" >"$OUT/logs/vision_speed.log" 2>&1
 echo "vision_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 20 "$OUT/logs/vision_speed.log"
+fi
 
 # 2. the full presets side by side, two CPU threads each, stopped at the deadline
 pids=()

@@ -253,7 +253,7 @@ class PixelConfig:
     batch_size: int = param(64, "minibatch size", ge=1)
     lr: float = param(3e-3, "Adam learning rate (cosine to 0)", gt=0)
     given: list[float] = param([0.0, 0.25, 0.5, 0.75], "fractions of the image (raster order) given before the region")
-    images: int = param(12, "reference images (drawn from the model, and from the test set) whose prefixes are given; "
+    images: int = param(32, "reference images (drawn from the model, and from the test set) whose prefixes are given; "
                         "the expectation over prefixes is what falls, so this count sets the estimate's noise", ge=1)
     completions: int = param(16, "completions K drawn per reference image and given fraction to estimate each "
                              "bottom pixel's predictive marginal", ge=2)
@@ -310,10 +310,14 @@ class PixelUncertainty(Experiment):
                 base = ref.repeat_interleave(cfg.completions, 0)  # (images*K, 1, s, s)
                 for frac in cfg.given:
                     start = int(frac * D)
-                    _, probs = sample(model, x=base, start=start, generator=g, return_probs=True)
-                    p_path = probs.flatten(1)[:, region:]  # (images*K, D/4): p(x_i = 1 | x_<i) along each completion
-                    h = marginal_entropy_bits(p_path.reshape(len(ref), cfg.completions, -1)).mean().item()
-                    h_path = binary_entropy_bits(p_path).mean().item()
+                    if start == 0 and entropy:  # nothing given: the reference plays no part, same quantity as before
+                        prev = next(e for e in entropy if e["given_pixels"] == 0)
+                        h, h_path = prev["region_entropy_bits_per_pixel"], prev["pathwise_entropy_bits_per_pixel"]
+                    else:
+                        _, probs = sample(model, x=base, start=start, generator=g, return_probs=True)
+                        p_path = probs.flatten(1)[:, region:]  # (images*K, D/4): p(x_i = 1 | x_<i) along each completion
+                        h = marginal_entropy_bits(p_path.reshape(len(ref), cfg.completions, -1)).mean().item()
+                        h_path = binary_entropy_bits(p_path).mean().item()
                     entropy.append({"prefix_from": source, "given_fraction": frac, "given_pixels": start,
                                     "region_entropy_bits_per_pixel": h, "pathwise_entropy_bits_per_pixel": h_path})
                     ctx.log(start, "entropy", prefix_from=source, given_fraction=frac, entropy_bits=h, pathwise_bits=h_path)

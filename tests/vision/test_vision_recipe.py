@@ -71,6 +71,21 @@ def test_smoothed_loss_matches_its_definition_and_augments_only_in_training():
     assert torch.allclose(stats["loss"], F.cross_entropy(model(x), y, reduction="sum"))
 
 
+def test_amp_runs_the_forward_in_bf16_on_a_cpu_and_stays_close_to_fp32():
+    seen = []
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    model[3].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    x, y = torch.randn(64, 1, 4, 4), torch.randint(0, 4, (64,))
+    loss32, _ = AugmentedClassification().train_step(model, (x, y))
+    loss16, _ = AugmentedClassification(amp=True).train_step(model, (x, y))
+    assert seen == [torch.float32, torch.bfloat16]  # autocast took effect on the CPU
+    assert loss16.dtype == torch.float32  # the loss is taken in fp32
+    # bf16 keeps 8 bits of mantissa: the loss agrees to about 1%
+    assert loss16.item() == pytest.approx(loss32.item(), rel=2e-2)
+    assert not torch.equal(loss16, loss32)
+
+
 def test_standard_augmentation_keeps_shape_and_can_be_off():
     t = standard_augmentation(2, True, 0.5)
     x = torch.randn(5, 1, 28, 28)

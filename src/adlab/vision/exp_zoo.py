@@ -38,7 +38,7 @@ class LeaderboardConfig:
     crop_padding: int = param(0, "random crop after padding by this many pixels (0: off)", ge=0)
     flip: bool = param(True, "random horizontal flips")
     erasing: float = param(0.0, "probability of random erasing per image (0: off)", ge=0, le=1)
-    amp: bool = param(False, "bfloat16 autocast on CUDA (ignored on CPU)")
+    amp: bool = param(False, "bfloat16 autocast (CUDA, or a CPU with bf16 kernels)")
     channels_last: bool = param(True, "NHWC memory layout for the models (speed only)")
     target: float = param(0.91, "best test accuracy the verdict asks for (issue: 0.91 quick on CPU, 0.955 full on a GPU)", gt=0, le=1, threshold=True)
     checkpoint_every: int = param(200, "steps between checkpoints (0: at epoch ends)", ge=0)

@@ -166,7 +166,7 @@ class DCGANDiscriminator(nn.Module):
 
 # ---------------------------------------------------------- conditional DCGAN
 class ConditionalDCGANGenerator(nn.Module):
-    """Class-conditional DCGAN generator: $(z, y)$ -> (B, channels, 28, 28).
+    r"""Class-conditional DCGAN generator: $(z, y)$ -> (B, channels, 28, 28).
 
     Args:
         shared_dim: ``None``: per-class CBN gains (cGAN with projection, SN-GAN).

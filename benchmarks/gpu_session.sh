@@ -9,7 +9,8 @@
 #
 # Environment: DEADLINE_S (seconds from start at which unfinished runs are stopped, default
 # 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run),
-# BENCH=0 (skip the benchmarks).
+# BENCH=0 (skip the benchmarks), GPT_SPEED_ARGS (more gpt_speed options, e.g. "--fused-adamw
+# --compile-mode max-autotune-no-cudagraphs").
 set -u
 T0=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-540}
@@ -25,7 +26,7 @@ if [ -n "${ADLAB_GPU_DRY:-}" ]; then
   DEV=cpu; PRESET=smoke; BENCH_GPT=(--preset cpu --steps 3 --warmup 1); BENCH_VIS=(--models lenet5 --steps 2 --warmup 1)
 else
   DEV=cuda; PRESET=full
-  BENCH_GPT=(--preset gpu --device cuda --dtype bf16 --compile --steps 30 --warmup 5)
+  BENCH_GPT=(--preset gpu --device cuda --dtype bf16 --compile --steps 30 --warmup 5 ${GPT_SPEED_ARGS:-})
   BENCH_VIS=(--device cuda --amp --batch 128 --steps 20 --warmup 5 --models lenet5 vgg_small alexnet vgg11_bn vgg16_bn
              googlenet resnet20 resnet56 se_resnet20 preact_resnet18 resnet18 densenet_bc mobilenet_v2 wrn16_4 wrn28_10 wrn40_4)
 fi

@@ -1,11 +1,13 @@
 """benchmarks/gpt_speed.py: the FLOP count and the two attention paths it times."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from adlab.language.gpt import GPT, GPTConfig, gpt_parameter_count
 
@@ -41,3 +43,18 @@ def test_bench_runs_and_both_attention_paths_train_identically(tmp_path):
     assert all(v["tokens_per_s"] > 0 for v in r.values())
     bad = subprocess.run([sys.executable, str(BENCH), "--dtype", "bf16"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "bf16" in bad.stderr
+
+
+def test_fused_adamw_trains_like_the_per_parameter_loop():
+    import contextlib
+
+    mod = _load()
+    cfg = GPTConfig(vocab_size=17, block_size=8, n_layer=1, n_head=2, d_model=16)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 17, (4, 8), generator=g), torch.randint(0, 17, (4, 8), generator=g)
+    losses = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        losses.append(mod.train_speed(GPT(cfg), x, y, steps=5, warmup=0, autocast=contextlib.nullcontext, fused=fused)["final_loss"])
+    assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+    assert losses[0] < math.log(17)  # it trained

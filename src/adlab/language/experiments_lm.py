@@ -330,10 +330,10 @@ class GradientPath(Experiment):
 class AttentionMapsConfig:
     n_layer: int = param(2, "transformer blocks", ge=1)
     n_head: int = param(4, "attention heads per block", ge=1)
-    d_model: int = param(64, "width of the token vectors", ge=8)
+    d_model: int = param(128, "width of the token vectors", ge=8)
     block_size: int = param(64, "context length in characters", ge=16)
     batch_size: int = param(16, "windows per step", ge=1)
-    steps: int = param(600, "optimizer steps", ge=1)
+    steps: int = param(2000, "optimizer steps", ge=1)
     lr: float = param(3e-3, "peak AdamW learning rate (warm-up 50 steps, cosine decay)", gt=0)
     stat_windows: int = param(200, "test windows over which the head statistics are averaged", ge=1)
     min_position: int = param(8, "positions before this are left out of the statistics (too little context to choose from)", ge=1)

@@ -1,7 +1,6 @@
 """Two processes under torchrun (gloo, CPU) take the same steps as one process with the same global batch."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -173,7 +173,7 @@ def write_combined_report(records: list[RunRecord], out: str | Path, title: str)
         + "".join(run_section(r, level=2) for r in records)
     )
     md = [f"# {title}", "", f"{passed} of {len(records)} verdicts pass.", "", "| " + " | ".join(head) + " |", "|---|---|---|---|"]
-    md += ["| " + " | ".join(str(c) for c in row) + f" | " for row in summary_rows(records)]
+    md += ["| " + " | ".join(str(c) for c in row) + " | " for row in summary_rows(records)]
     md += [""] + [f"- {r.experiment}: `{r.path}/report.html`" for r in records]
     write_text_atomic(out / "report.md", "\n".join(md) + "\n")
     return write_text_atomic(out / "report.html", _page(title, body))

@@ -411,8 +411,12 @@ class TruncationConfig(ConditionalConfig):
 
 def _within_class_diversity(feats: Tensor, labels: Tensor, per_class: int = 100) -> float:
     """Mean pairwise feature distance among samples of the same requested class, averaged over classes."""
-    out = [torch.cdist(f, f).sum() / (len(f) * (len(f) - 1)) for c in labels.unique() if len(f := feats[labels == c][:per_class]) > 1]
-    return float(torch.stack(out).mean())
+    means = []
+    for c in labels.unique():
+        f = feats[labels == c][:per_class]  # (n, d)
+        if len(f) > 1:
+            means.append(torch.cdist(f, f).sum() / (len(f) * (len(f) - 1)))  # the diagonal is 0
+    return float(torch.stack(means).mean())
 
 
 @experiment

@@ -152,6 +152,7 @@ class ResnetVsPlainConfig:
     weight_decay: float = param(1e-4, "L2 penalty on weights", ge=0)
     n_eval: int = param(1000, "training images on which the final training loss is measured", ge=100)
     n_test: int | None = param(1000, "test images (None: all 10,000)", ge=100)
+    amp: bool = param(False, "bfloat16 autocast (CUDA, or a CPU with bf16 kernels)")
 
 
 @experiment
@@ -181,7 +182,7 @@ class ResnetVsPlain(Experiment):
         evals = {"train": (x_tr[:n_eval], y_tr[:n_eval]), "test": (x_te, y_te)}
         # plain SGD recipe without augmentation or smoothing: the training loss itself is the measurement
         recipe = Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                        label_smoothing=0.0, crop_padding=0, flip=False, warmup=0.15)
+                        label_smoothing=0.0, crop_padding=0, flip=False, warmup=0.15, amp=cfg.amp)
         rows, curves = [], {}
         for residual in (False, True):
             for d in cfg.depths:

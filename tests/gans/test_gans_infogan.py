@@ -40,6 +40,20 @@ def test_infogan_shapes_and_grads(assert_grads):
     assert_grads(G, D)
 
 
+def test_generator_hidden_layer_is_the_papers_fc_block():
+    # hidden H adds Linear(d_in -> H, no bias) + BN(H) and projects H (not d_in) to the 4ngf x 7 x 7 map
+    z_dim, ngf, H = 8, 8, 32
+    d_in, proj = z_dim + 10 + 2, 4 * ngf * 7 * 7
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    plain, deep = InfoGANGenerator(z_dim=z_dim, ngf=ngf), InfoGANGenerator(z_dim=z_dim, ngf=ngf, hidden=H)
+    assert n(deep) - n(plain) == d_in * H + 2 * H + (H - d_in) * proj
+    codes = sample_codes(5, z_dim=z_dim, generator=torch.Generator().manual_seed(0))
+    x = deep(codes)
+    assert x.shape == (5, 1, 28, 28) and float(x.detach().abs().max()) <= 1.0
+    x.sum().backward()
+    assert deep.fc[0].weight.grad is not None and deep.fc[0].weight.grad.abs().sum() > 0
+
+
 def test_info_loss_closed_form():
     codes = InfoCodes(torch.zeros(2, 1), torch.tensor([1, 0]), torch.tensor([[0.5, -0.5], [0.0, 1.0]]), 3)
     cat_logits = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 0.0]])

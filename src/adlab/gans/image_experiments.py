@@ -304,9 +304,10 @@ class Conditional(Experiment):
 # ==================================================================== infogan
 @dataclass
 class InfoGANConfig(_ImageGANConfig):
-    steps: int = param(500, "generator steps", ge=1)
+    steps: int = param(2000, "generator steps", ge=1)
     z_dim: int = param(62, "incompressible noise dimension (besides 10 categorical + 2 continuous codes)", ge=1)
     lambda_cont: float = param(0.1, "weight of the continuous codes' information term", ge=0)
+    g_hidden: int | None = param(None, "units of G's fully connected layer before its 7x7 projection (None: 16 ngf, the InfoGAN paper's 1024 at width 64; 0: no such layer)", ge=0)
     lr_g: float | None = param(None, "Adam learning rate of G (None: lr, as D); the InfoGAN paper trains G at 1e-3 and D at 2e-4", gt=0)
 
 
@@ -330,7 +331,7 @@ class InfoGAN(Experiment):
         space = _FeatureSpace(ctx, cfg.feature_net, cfg.n_eval, ctx.seed, ctx.device)
         x_tr, _ = gan_images("train", cfg.n_train, ctx.seed)  # labels are not used for training
         dev, seed = ctx.device, ctx.seed * 100
-        G = _init(seed, lambda: InfoGANGenerator(cfg.z_dim, 10, 2, cfg.ngf)).to(dev)
+        G = _init(seed, lambda: InfoGANGenerator(cfg.z_dim, 10, 2, cfg.ngf, hidden=16 * cfg.ngf if cfg.g_hidden is None else cfg.g_hidden)).to(dev)
         D = _init(seed + 50, lambda: InfoGANDiscriminator(10, 2, cfg.ndf)).to(dev)
         opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g or cfg.lr, betas=(0.5, 0.9))
         opt_d = _adam(D, cfg)

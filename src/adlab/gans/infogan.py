@@ -69,16 +69,25 @@ def sample_codes(
 
 
 class InfoGANGenerator(nn.Module):
-    """DCGAN generator on the concatenated input $[z, c]$ -> (B, 1, 28, 28)."""
+    """DCGAN generator on the concatenated input $[z, c]$ -> (B, 1, 28, 28).
 
-    def __init__(self, z_dim: int = 62, n_categories: int = 10, n_cont: int = 2, ngf: int = 64, channels: int = 1):
+    ``hidden`` > 0 puts a fully connected layer (``hidden`` units, BN, ReLU) before the projection
+    to the 7x7 map, as the InfoGAN paper's MNIST generator does (1024 units). Without it the code
+    enters the 7x7 map additively, $W_z z + W_c c$.
+    """
+
+    def __init__(self, z_dim: int = 62, n_categories: int = 10, n_cont: int = 2, ngf: int = 64, channels: int = 1, hidden: int = 0):
         super().__init__()
         self.z_dim, self.n_categories, self.n_cont = z_dim, n_categories, n_cont
-        self.net = DCGANGenerator(z_dim + n_categories + n_cont, ngf, channels)
+        d_in = z_dim + n_categories + n_cont
+        self.fc = nn.Sequential(nn.Linear(d_in, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU()) if hidden > 0 else nn.Identity()
+        self.net = DCGANGenerator(hidden if hidden > 0 else d_in, ngf, channels)
+        if hidden > 0:
+            dcgan_init_(self.fc)
 
     def forward(self, codes: InfoCodes | Tensor) -> Tensor:
-        x = codes.as_input() if isinstance(codes, InfoCodes) else codes
-        return self.net(x)
+        x = codes.as_input() if isinstance(codes, InfoCodes) else codes  # (B, z_dim + K + n_cont)
+        return self.net(self.fc(x))  # (B, C, 28, 28)
 
 
 class InfoGANDiscriminator(nn.Module):

@@ -121,8 +121,9 @@ _SMOKE = {"n_train": 256, "steps": 3, "batch_size": 16, "ngf": 8, "ndf": 8, "z_d
 _FULL = {"n_train": None, "steps": 20000, "batch_size": 128, "ngf": 64, "ndf": 64, "z_dim": 128, "n_eval": 10000}
 
 
-def _adam(module: nn.Module, cfg: _ImageGANConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+def _adam(module: nn.Module, cfg: _ImageGANConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    """Adam with the GAN betas (0.5, 0.9) at ``lr`` (None: ``cfg.lr``)."""
+    return torch.optim.Adam(module.parameters(), lr=cfg.lr if lr is None else lr, betas=(0.5, 0.9))
 
 
 def _init(seed: int, build):
@@ -333,8 +334,7 @@ class InfoGAN(Experiment):
         dev, seed = ctx.device, ctx.seed * 100
         G = _init(seed, lambda: InfoGANGenerator(cfg.z_dim, 10, 2, cfg.ngf, hidden=16 * cfg.ngf if cfg.g_hidden is None else cfg.g_hidden)).to(dev)
         D = _init(seed + 50, lambda: InfoGANDiscriminator(10, 2, cfg.ndf)).to(dev)
-        opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g or cfg.lr, betas=(0.5, 0.9))
-        opt_d = _adam(D, cfg)
+        opt_g, opt_d = _adam(G, cfg, lr=cfg.lr_g), _adam(D, cfg)
 
         def codes_on(codes: InfoCodes) -> InfoCodes:
             return InfoCodes(codes.z.to(dev), codes.cat.to(dev), codes.cont.to(dev), codes.n_categories)

@@ -32,6 +32,7 @@ import time
 
 import torch
 
+from adlab.core.context import synchronize
 from adlab.language.gpt import GPT, GPTConfig
 
 PRESETS = {
@@ -49,25 +50,20 @@ def flops_per_token(model: GPT) -> float:
     return 6 * n + 12 * c.n_layer * c.n_head * (c.d_model // c.n_head) * c.block_size
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def train_speed(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int, autocast, fused: bool = False) -> dict:
     """Train for ``warmup`` + ``steps`` AdamW steps; tokens/s from the median timed step.
     ``fused``: torch's single-kernel AdamW instead of the per-parameter loop."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, **({"fused": True} if fused else {}))
     times, loss = [], None
     for i in range(warmup + steps):
-        _sync(x.device)
+        synchronize(x.device)
         t = time.perf_counter()
         with autocast():
             _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _sync(x.device)
+        synchronize(x.device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     step = statistics.median(times)

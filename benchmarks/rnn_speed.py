@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adlab.core.context import synchronize
 from adlab.nn.recurrent import RNN
 
 
@@ -36,24 +37,19 @@ class _Torch(nn.Module):
         return self.lstm(x)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def tokens_per_second(rnn: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int) -> dict:
     """Train ``rnn`` + ``head`` for ``warmup`` + ``steps`` steps; tokens/s over the timed steps (median step time)."""
     opt = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=1e-3)
     times = []
     for i in range(warmup + steps):
-        _sync(x.device)
+        synchronize(x.device)
         t = time.perf_counter()
         out, _ = rnn(x)
         loss = F.mse_loss(head(out), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _sync(x.device)
+        synchronize(x.device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     step = statistics.median(times)

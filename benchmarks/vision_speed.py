@@ -27,12 +27,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from adlab.core.context import synchronize
 from adlab.vision import create_model, list_models
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def images_per_second(name: str, batch: int, steps: int, warmup: int, device: torch.device, amp: bool) -> dict:
@@ -45,14 +41,14 @@ def images_per_second(name: str, batch: int, steps: int, warmup: int, device: to
     y = torch.randint(0, 10, (batch,), generator=g).to(device)
     times = []
     for i in range(warmup + steps):
-        _sync(device)
+        synchronize(device)
         t = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _sync(device)
+        synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     step = statistics.median(times)

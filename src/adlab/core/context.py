@@ -24,6 +24,13 @@ from adlab.core.io import jsonable, write_text_atomic
 from adlab.core.progress import Progress
 
 
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on a CPU): call before reading a wall clock."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 @dataclass
 class ModelCard:
     """What a user must know about a trained model before reusing it."""

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.func import jacfwd
 
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
+from adlab.core.context import synchronize
 from adlab.core.seeding import generator
 from adlab.core.trainer import ArrayLoader, Trainer
 from adlab.data import synthetic
@@ -339,12 +340,10 @@ class CostScaling(Experiment):
         fn()  # warm-up
         times = []
         for _ in range(repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             t = time.perf_counter()
             fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             times.append(time.perf_counter() - t)
         return float(np.median(times))
 

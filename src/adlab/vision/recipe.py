@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from adlab.core.context import RunContext
+from adlab.core.context import RunContext, synchronize
 from adlab.core.trainer import ArrayLoader, Batch, Callback, Classification, Trainer
 from adlab.vision import augment
 
@@ -242,8 +242,7 @@ def fit(
     )
     start = time.perf_counter()
     history = trainer.fit()
-    if ctx.device.type == "cuda":
-        torch.cuda.synchronize(ctx.device)
+    synchronize(ctx.device)
     return FitResult(history, time.perf_counter() - start, trainer, total)
 
 

@@ -152,6 +152,24 @@ def test_plain_twin_has_no_shortcut():
     assert all(not b.residual for b in plain.modules() if isinstance(b, R.CifarBasicBlock))
 
 
+def test_zero_init_cifar_resnets_of_any_depth_start_as_the_same_function():
+    # every block is the identity (or option A's subsample-and-pad), so ResNet-56 computes exactly what
+    # ResNet-20 computes once they share the stem and the classifier: deeper costs nothing at the start
+    torch.manual_seed(0)
+    r20 = create_model("resnet20", num_classes=10, in_channels=1, image_size=28, zero_init_residual=True).eval()
+    r56 = create_model("resnet56", num_classes=10, in_channels=1, image_size=28, zero_init_residual=True).eval()
+    r56.stem.load_state_dict(r20.stem.state_dict())
+    r56.fc.load_state_dict(r20.fc.state_dict())
+    x = torch.randn(3, 1, 28, 28)
+    torch.testing.assert_close(r56(x), r20(x))
+    plain = create_model("resnet56", num_classes=10, in_channels=1, image_size=28).eval()
+    plain.stem.load_state_dict(r20.stem.state_dict())
+    plain.fc.load_state_dict(r20.fc.state_dict())
+    assert not torch.allclose(plain(x), r20(x))  # the default (He) init does not have this property
+    with pytest.raises(ValueError, match="residual=True"):
+        create_model("plain20", zero_init_residual=True)
+
+
 def test_zero_init_residual_makes_blocks_identity():
     m = create_model("resnet18", num_classes=10, in_channels=1, image_size=28, zero_init_residual=True).eval()
     block = m.layer1[0]

@@ -153,6 +153,9 @@ class ResnetVsPlainConfig:
     n_eval: int = param(1000, "training images on which the final training loss is measured", ge=100)
     n_test: int | None = param(1000, "test images (None: all 10,000)", ge=100)
     amp: bool = param(False, "bfloat16 autocast (CUDA, or a CPU with bf16 kernels)")
+    zero_init_residual: bool = param(
+        False, "ResNets only: zero the last BN scale of every block, so each residual block starts as the identity (Goyal et al., 2017)"
+    )
 
 
 @experiment
@@ -188,7 +191,8 @@ class ResnetVsPlain(Experiment):
             for d in cfg.depths:
                 name = f"{'resnet' if residual else 'plain'}{d}"
                 torch.manual_seed(ctx.seed)
-                model = cifar_resnet(d, residual=residual, num_classes=10, in_channels=1, image_size=28, widths=tuple(cfg.widths))
+                model = cifar_resnet(d, residual=residual, num_classes=10, in_channels=1, image_size=28, widths=tuple(cfg.widths),
+                                     zero_init_residual=residual and cfg.zero_init_residual)
                 res = fit(name, model, recipe, (x_tr, y_tr), ctx, evals=evals)
                 curves[name] = [h["train"]["loss"] for h in res.history]
                 rows.append({"model": name, "residual": residual, "depth": d, "final_train_loss": res.final("train", "loss"),

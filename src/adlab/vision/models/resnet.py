@@ -340,7 +340,7 @@ def _init_resnet(model: nn.Module, zero_init_residual: bool = False) -> None:
         for m in model.modules():
             if isinstance(m, Bottleneck):
                 nn.init.zeros_(m.bn3.weight)
-            elif isinstance(m, BasicBlock):
+            elif isinstance(m, (BasicBlock, CifarBasicBlock)):
                 nn.init.zeros_(m.bn2.weight)
 
 
@@ -512,8 +512,11 @@ class CifarResNet(nn.Module):
         se_reduction: int | None = None,
         norm_layer: NormLayer | None = None,
         widths: tuple[int, int, int] = (16, 32, 64),
+        zero_init_residual: bool = False,
     ):
         super().__init__()
+        if zero_init_residual and not residual:
+            raise ValueError("zero_init_residual needs residual=True: a plain net with zeroed BN scales passes no signal")
         if (depth - 2) % 6 or depth < 8:
             raise ValueError(f"CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {depth}")
         n = (depth - 2) // 6
@@ -530,7 +533,7 @@ class CifarResNet(nn.Module):
         self.layer1, self.layer2, self.layer3 = stages
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(c, num_classes)
-        _init_resnet(self)
+        _init_resnet(self, zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, num_classes)
         x = self.layer3(self.layer2(self.layer1(self.stem(x))))  # (B, 64, H/4, W/4)
@@ -665,7 +668,7 @@ class WideResNet(nn.Module):
         self.final_act = nn.Sequential(norm_layer(c), nn.ReLU(inplace=True))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(c, num_classes)
-        _init_resnet(self)
+        _init_resnet(self, zero_init_residual)
         nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, num_classes)

@@ -668,7 +668,7 @@ class WideResNet(nn.Module):
         self.final_act = nn.Sequential(norm_layer(c), nn.ReLU(inplace=True))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(c, num_classes)
-        _init_resnet(self, zero_init_residual)
+        _init_resnet(self)
         nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, num_classes)

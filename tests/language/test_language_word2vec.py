@@ -5,7 +5,10 @@ import math
 import pytest
 import torch
 
-from adlab.language.procrustes import orthogonal_procrustes, translation_accuracy
+import numpy as np
+
+from adlab.language.experiments_word2vec import normalise_embeddings
+from adlab.language.procrustes import csls, orthogonal_procrustes, translation_accuracy
 from adlab.language.word2vec import (
     SkipGramNS,
     Word2VecConfig,
@@ -16,6 +19,7 @@ from adlab.language.word2vec import (
     skipgram_pairs,
     subsample,
     train_word2vec,
+    word_vectors,
 )
 
 
@@ -106,6 +110,21 @@ def test_training_is_deterministic_for_a_seed():
     assert torch.equal(a.embeddings, b.embeddings)
 
 
+def test_word_vectors_input_sum_and_concat():
+    model = SkipGramNS(6, 3, generator=torch.Generator().manual_seed(0))
+    torch.nn.init.normal_(model.out_embed.weight, generator=torch.Generator().manual_seed(1))
+    v, u = model.in_embed.weight.detach(), model.out_embed.weight.detach()
+    assert torch.equal(word_vectors(model, "input"), v)
+    torch.testing.assert_close(word_vectors(model, "sum"), v + u)
+    C = word_vectors(model, "concat")
+    assert C.shape == (6, 6)
+    # cosine of concatenated unit halves = mean of the input and output cosines
+    cos = lambda A: torch.nn.functional.normalize(A, dim=-1) @ torch.nn.functional.normalize(A, dim=-1).T
+    torch.testing.assert_close(cos(C), (cos(v) + cos(u)) / 2, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError):
+        word_vectors(model, "output")
+
+
 def test_analogy_by_vector_offset():
     # king - man + woman = queen in a hand-built space
     E = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.3, -1.0, 0.2]])
@@ -169,3 +188,34 @@ def test_translation_accuracy_with_noise_and_at_k():
 def test_procrustes_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same shape"):
         orthogonal_procrustes(torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+def test_normalise_embeddings_unit_centre_unit():
+    E = torch.tensor([[3.0, 4.0], [0.0, 2.0], [-1.0, 0.0]], dtype=torch.float64)
+    U = E.numpy() / np.linalg.norm(E.numpy(), axis=1, keepdims=True)
+    U = U - U.mean(0)
+    U = U / np.linalg.norm(U, axis=1, keepdims=True)
+    torch.testing.assert_close(normalise_embeddings(E), torch.from_numpy(U), rtol=0, atol=1e-12)
+
+
+def test_csls_matches_its_formula_in_numpy():
+    rng = np.random.default_rng(0)
+    A, B, k = rng.normal(size=(7, 4)), rng.normal(size=(9, 4)), 3
+    a = A / np.linalg.norm(A, axis=1, keepdims=True)
+    b = B / np.linalg.norm(B, axis=1, keepdims=True)
+    S = a @ b.T
+    r_T = np.sort(S, axis=1)[:, -k:].mean(1)  # each source: mean cosine to its 3 nearest targets
+    r_S = np.sort(S, axis=0)[-k:, :].mean(0)  # each target: mean cosine to its 3 nearest sources
+    expected = 2 * S - r_T[:, None] - r_S[None, :]
+    torch.testing.assert_close(csls(torch.from_numpy(A), torch.from_numpy(B), k), torch.from_numpy(expected), rtol=0, atol=1e-12)
+
+
+def test_csls_demotes_a_hub_that_nearest_neighbour_picks():
+    # target 2 is close to everything (a hub): it is every source's nearest neighbour by cosine,
+    # while each source's own target is only second; CSLS discounts the hub and translates correctly
+    X = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    Y = torch.tensor([[1.0, 0.0, 1.2], [0.0, 1.0, 1.2], [1.0, 1.0, 0.0]], dtype=torch.float64)
+    W, ids = torch.eye(3, dtype=torch.float64), torch.arange(2)
+    # cosines: own target 1 / sqrt(2.44) = 0.64, hub 1 / sqrt(2) = 0.71
+    assert translation_accuracy(X, Y, W, ids, ids, retrieval="nn") == 0.0
+    assert translation_accuracy(X, Y, W, ids, ids, retrieval="csls", csls_k=2) == 1.0

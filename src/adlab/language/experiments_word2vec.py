@@ -4,6 +4,7 @@ embedding spaces trained on disjoint halves of the corpus are one rotation apart
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from adlab.data import shakespeare
 from adlab.language.corpus import spoken_lines
 from adlab.language.procrustes import orthogonal_procrustes, translation_accuracy
 from adlab.language.tokenizers import WordTokenizer
-from adlab.language.word2vec import Word2VecConfig, nearest_neighbours, train_word2vec
+from adlab.language.word2vec import Word2VecConfig, nearest_neighbours, train_word2vec, word_vectors
 from adlab.core.plotting import pyplot
 
 QUERIES = ("king", "love", "death", "sword", "night", "heaven", "father", "eyes", "speak", "sweet")
@@ -29,15 +30,18 @@ def normalise_embeddings(E: torch.Tensor) -> torch.Tensor:
 @dataclass
 class Word2VecExpConfig:
     min_freq: int = param(5, "a word enters the vocabulary if it occurs this often in the training plays", ge=1)
-    dim: int = param(64, "embedding dimension", ge=2)
-    window: int = param(5, "largest centre-context distance", ge=1)
+    dim: int = param(32, "embedding dimension", ge=2)
+    window: int = param(3, "largest centre-context distance", ge=1)
     negatives: int = param(5, "noise words per pair", ge=1)
-    subsample_t: float = param(1e-4, "frequent-word subsampling threshold t", gt=0)
+    subsample_t: float | None = param(None, "frequent-word subsampling threshold t (None: keep every token; t = 1e-4 cost most of the accuracy on this small corpus)", gt=0)
     epochs: int = param(4, "passes over each half", ge=1)
     batch_size: int = param(2048, "pairs per SparseAdam step", ge=1)
     lr: float = param(0.01, "SparseAdam learning rate", gt=0)
     block_lines: int = param(50, "the halves alternate blocks of this many spoken lines", ge=1)
     max_tokens: int | None = param(None, "use at most this many tokens of each half (None: all; for quick tests)", ge=100)
+    vectors: Literal["input", "sum", "concat"] = param("concat", "word vectors: input vectors v, v + u, or [v/|v|, u/|u|] (input and output side by side)")
+    retrieval: Literal["nn", "csls"] = param("csls", "translation by nearest neighbour or by CSLS (Conneau et al., 2018)")
+    csls_k: int = param(10, "neighbourhood size of CSLS", ge=1)
     min_count: int = param(20, "words evaluated by translation occur at least this often in each half", ge=1)
     test_fraction: float = param(0.25, "share of those words held out from the Procrustes fit and scored", gt=0, lt=1)
     min_accuracy: float = param(0.2, "passes if translation accuracy@1 on held-out words reaches this", gt=0, le=1, threshold=True)
@@ -78,7 +82,7 @@ class Word2Vec(Experiment):
                 epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=ctx.seed * 10 + k,
             )
             model, hist[half] = train_word2vec(ids, V, w2v)
-            E[half] = model.embeddings
+            E[half] = word_vectors(model, cfg.vectors)
             for e, loss in enumerate(hist[half]):
                 ctx.log(e + 1, "train", model=f"word2vec-{half}", loss=loss)
 
@@ -93,9 +97,13 @@ class Word2Vec(Experiment):
         row[eligible] = torch.arange(n)
         X, Y = normalise_embeddings(E["A"][eligible]), normalise_embeddings(E["B"][eligible])
         W = orthogonal_procrustes(X[row[anchors]], Y[row[anchors]])
-        acc = translation_accuracy(X, Y, W, row[test], row[test], k=1)
-        acc5 = translation_accuracy(X, Y, W, row[test], row[test], k=5)
-        acc_identity = translation_accuracy(X, Y, torch.eye(cfg.dim, dtype=torch.float64), row[test], row[test], k=1)
+        t = row[test]
+        acc = translation_accuracy(X, Y, W, t, t, k=1, retrieval=cfg.retrieval, csls_k=cfg.csls_k)
+        acc5 = translation_accuracy(X, Y, W, t, t, k=5, retrieval=cfg.retrieval, csls_k=cfg.csls_k)
+        acc_nn = translation_accuracy(X, Y, W, t, t, k=1)
+        acc_csls = translation_accuracy(X, Y, W, t, t, k=1, retrieval="csls", csls_k=cfg.csls_k)
+        eye = torch.eye(X.shape[1], dtype=torch.float64)
+        acc_identity = translation_accuracy(X, Y, eye, t, t, k=1, retrieval=cfg.retrieval, csls_k=cfg.csls_k)
         chance = 1.0 / n
 
         neighbours = []
@@ -111,6 +119,7 @@ class Word2Vec(Experiment):
         return Results(
             metrics={
                 "translation_acc1": acc, "translation_acc5": acc5, "unmapped_acc1": acc_identity, "chance": chance,
+                "nn_acc1": acc_nn, "csls_acc1": acc_csls,
                 "candidate_words": float(n), "anchor_words": float(len(anchors)), "test_words": float(n_test),
                 "tokens_A": float(len(streams["A"])), "tokens_B": float(len(streams["B"])), "vocab_size": float(V),
             },

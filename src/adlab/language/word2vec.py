@@ -17,7 +17,8 @@ $$ \ell(c, o) = -\log \sigma(u_o^\top v_c) - \sum_{k=1}^{K} \log \sigma(-u_{n_k}
 - Dynamic window: for each centre the window radius is drawn uniformly from
   ``1..window``, so near words count more than far ones.
 
-After training, the rows of $V$ are the word embeddings; similar words are
+After training, the rows of $V$ are the word embeddings (or $V$ and $U$
+together, :func:`word_vectors`: Levy et al., 2015, add them, as GloVe does); similar words are
 near each other by cosine similarity, and analogies are vector offsets
 ($v_{king} - v_{man} + v_{woman} \approx v_{queen}$).
 """
@@ -39,6 +40,7 @@ __all__ = [
     "skipgram_pairs",
     "SkipGramNS",
     "train_word2vec",
+    "word_vectors",
     "nearest_neighbours",
     "analogy",
 ]
@@ -170,6 +172,23 @@ def train_word2vec(tokens: Tensor, vocab_size: int, cfg: Word2VecConfig) -> tupl
             seen += len(batch)
         history.append(total / max(seen, 1))
     return model, history
+
+
+def word_vectors(model: SkipGramNS, kind: Literal["input", "sum", "concat"] = "input") -> Tensor:
+    r"""Word vectors ``(V, D)`` or ``(V, 2D)`` of a trained model.
+
+    ``"input"``: $v_w$; ``"sum"``: $v_w + u_w$; ``"concat"``: $[\hat v_w, \hat u_w]$, each
+    half unit length, so the cosine of two such vectors is the mean of their input
+    and output cosines.
+    """
+    v, u = model.in_embed.weight.detach(), model.out_embed.weight.detach()
+    if kind == "input":
+        return v
+    if kind == "sum":
+        return v + u
+    if kind == "concat":
+        return torch.cat([F.normalize(v, dim=-1), F.normalize(u, dim=-1)], dim=-1)
+    raise ValueError(f"kind must be 'input', 'sum' or 'concat', got {kind!r}")
 
 
 def nearest_neighbours(

@@ -141,6 +141,22 @@ def test_squeeze_excitation_scales_channels():
     assert count_parameters(build_meta("se_resnet20", num_classes=10, image_size=32)) > CIFAR_PARAMS["resnet20"]
 
 
+def test_vgg_small_flat_keeps_the_whole_3x3_map():
+    kw = dict(num_classes=10, in_channels=1, image_size=28)
+    m = create_model("vgg_small_flat", **kw).eval()
+    # convs 1->32->64->128 (3x3, bias) with BN, then 128 * 3 * 3 -> 10
+    expected = sum(conv2d_params(a, b, 3) + 2 * b for a, b in ((1, 32), (32, 64), (64, 128))) + 1152 * 10 + 10
+    assert count_parameters(m) == expected == 104_650
+    x = torch.randn(2, 1, 28, 28)
+    f = m.features(x)  # (2, 128, 3, 3)
+    assert f.shape == (2, 128, 3, 3)
+    torch.testing.assert_close(m(x), m.classifier(f.flatten(1)))  # no pooling in between
+    g = create_model("vgg_small", **kw).eval()  # the global-average-pooled original: 128 features
+    assert g.classifier[-1].in_features == 128
+    with pytest.raises(ValueError, match="pooled"):
+        create_model("vgg_small", pooled=0, **kw)
+
+
 def test_plain_twin_has_no_shortcut():
     torch.manual_seed(0)
     plain = create_model("plain20", num_classes=10, in_channels=1, image_size=28)

@@ -23,3 +23,6 @@ def test_vision_speed_reports_images_per_second_and_ratios(tmp_path):
     assert r["lenet5"]["parameters"] == 61706  # LeNet-5 at 1x28x28, 10 classes
     bad = subprocess.run([sys.executable, str(BENCH), "--models", "no_such_net"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown model" in bad.stderr
+    for args, msg in ((["--recipe-lr", "0"], "--recipe-lr"), (["--recipe-batch", "0"], "--recipe-batch")):
+        bad = subprocess.run([sys.executable, str(BENCH), "--time-to", "0.9", *args], capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and msg in bad.stderr, bad.stderr[-500:]

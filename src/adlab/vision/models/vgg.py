@@ -62,9 +62,12 @@ class VGG(nn.Module):
         dropout: float = 0.5,
         hidden: int = 4096,
         small_input: bool | None = None,
+        pooled: int | None = None,
     ):
         super().__init__()
         small = use_small_stem(image_size, small_input)
+        if pooled is not None and pooled < 1:
+            raise ValueError(f"pooled must be >= 1, got {pooled}")
         layers: list[nn.Module] = []
         c, n = in_channels, image_size
         for v in cfg:
@@ -80,7 +83,7 @@ class VGG(nn.Module):
                 layers.append(nn.ReLU(inplace=True))
                 c = int(v)
         self.features = nn.Sequential(*layers)
-        pooled = 1 if small else 7
+        pooled = pooled or (1 if small else 7)  # side of the pooled map the classifier sees
         self.avgpool = nn.AdaptiveAvgPool2d((pooled, pooled))
         if hidden > 0:
             self.classifier = nn.Sequential(
@@ -110,7 +113,7 @@ class VGG(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, num_classes)
-        x = self.avgpool(self.features(x))  # (B, 512, p, p)
+        x = self.avgpool(self.features(x))  # (B, C, p, p)
         return self.classifier(torch.flatten(x, 1))
 
 
@@ -132,6 +135,14 @@ def vgg_small(num_classes: int = 10, in_channels: int = 1, image_size: int = 28,
     kwargs.setdefault("dropout", 0.0)
     kwargs.setdefault("small_input", True)
     return VGG(SMALL_CONFIG, num_classes=num_classes, in_channels=in_channels, image_size=image_size, **kwargs)
+
+
+@register_model
+def vgg_small_flat(num_classes: int = 10, in_channels: int = 1, image_size: int = 28, **kwargs) -> VGG:
+    """``vgg_small`` whose classifier sees the whole 3x3 map (128 x 3 x 3 = 1,152 features) instead of its
+    global average: where each part of the garment is, is kept. The model of the fast CPU recipe."""
+    kwargs.setdefault("pooled", 3)
+    return vgg_small(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **kwargs)
 
 
 @register_model

@@ -37,8 +37,29 @@ class SmallConvNet(nn.Module):
         )
         self.head = nn.Linear(2 * w, num_classes)
 
+    # ``features[:STAGE_ENDS[0]]`` is stage 1 (B, C, 14, 14); ``features[:STAGE_ENDS[1]]`` ends stage 2 (B, 2C, 7, 7)
+    STAGE_ENDS = (7, 14)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class StagePool(nn.Module):
+    """Global average pools of the outputs of both stages of a :class:`SmallConvNet` ``features``, concatenated.
+
+    (B, 1, 28, 28) -> [pool(stage 1) (B, C), pool(stage 2) (B, 2C)] -> (B, 3C): the more general
+    stage-1 features (Yosinski et al., 2014) stand beside the source-specific stage-2 ones.
+    """
+
+    def __init__(self, features: nn.Sequential):
+        super().__init__()
+        s1, s2 = SmallConvNet.STAGE_ENDS
+        self.stage1, self.stage2 = features[:s1], features[s1:s2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h1 = self.stage1(x)  # (B, C, 14, 14)
+        h2 = self.stage2(h1)  # (B, 2C, 7, 7)
+        return torch.cat([h1.mean((2, 3)), h2.mean((2, 3))], 1)  # (B, 3C)
 
 
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device) -> float:
@@ -214,6 +235,48 @@ def few_labels(y: torch.Tensor, classes: list[int], per_class: int, generator: t
     return torch.cat(picks)
 
 
+@torch.no_grad()
+def _features(features: nn.Module, x: torch.Tensor, device, batch_size: int = 1000) -> torch.Tensor:
+    was = features.training
+    features.eval()
+    out = torch.cat([features(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
+    features.train(was)
+    return out
+
+
+def linear_probe(features: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float, device="cpu", max_iter: int = 500) -> nn.Linear:
+    r"""Multinomial logistic regression on frozen ``features``, solved to convergence by L-BFGS (the linear
+    evaluation protocol of Kornblith, Shlens & Le, 2019).
+
+    On standardised features $\hat f = (f - \mu) / \sigma$ (statistics of ``x``) it minimises
+
+        $\frac{1}{N} \sum_n -\log \mathrm{softmax}(W \hat f_n + b)_{y_n} + \frac{\lambda}{2} \|W\|^2$
+
+    and returns the equivalent linear layer on the raw features: $W' = W / \sigma$, $b' = b - W' \mu$.
+    """
+    f = _features(features, x, device).double()  # (N, D)
+    mu, sd = f.mean(0), f.std(0).clamp_min(1e-6)
+    f_hat = (f - mu) / sd
+    W = torch.zeros(num_classes, f.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], max_iter=max_iter, tolerance_grad=1e-7, tolerance_change=1e-10, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(f_hat @ W.T + b, y) + 0.5 * l2 * (W**2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    head = nn.Linear(f.shape[1], num_classes)
+    with torch.no_grad():
+        w_raw = W.detach() / sd  # (K, D)
+        head.weight.copy_(w_raw.float())
+        head.bias.copy_((b.detach() - w_raw @ mu).float())
+    return head
+
+
 @dataclass
 class TransferConfig:
     width: int = param(16, "channels C of the network's first stage", ge=1)
@@ -222,10 +285,34 @@ class TransferConfig:
     per_class: int = param(100, "labelled training images per class of the new task (classes 5-9)", ge=1)
     epochs: int = param(20, "epochs on the few labelled images (each variant)", ge=1)
     batch_size: int = param(50, "minibatch size on the new task", ge=1)
-    lr: float = param(0.05, "peak learning rate for the new head and for training from scratch", gt=0)
-    finetune_lr: float = param(0.01, "peak learning rate of full fine-tuning", gt=0)
+    lr: float = param(0.05, "peak learning rate of the SGD-trained new head and of training from scratch (without lr_grid)", gt=0)
+    finetune_lr: float = param(0.01, "peak learning rate of full fine-tuning (without lr_grid)", gt=0)
     repeats: int = param(2, "different draws of the labelled images (accuracies are averaged)", ge=1)
     n_test: int | None = param(None, "test images of classes 5-9 (None: all 5,000)", ge=100)
+    pretrain_label_smoothing: float = param(
+        0.1, "label smoothing of pretraining (0: plain cross-entropy; smoothing makes penultimate features less transferable)", ge=0, lt=1
+    )
+    frozen_features: str = param(
+        "map",
+        "the frozen variant: 'pooled' (linear head on the pooled last stage, 2C), 'stages' (linear head on the pools of "
+        "both stages, 3C), 'map' (linear head on the last stage's 7x7 map before the pool, 49 x 2C), "
+        "'stage1' (stage 1 frozen, a new stage 2 and head trained)",
+        choices=("pooled", "stages", "map", "stage1"),
+    )
+    lr_grid: list[float] = param(
+        [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
+        "peak rates tried for each SGD-trained variant on a validation split of the labelled images; the best retrains "
+        "on all of them (empty: lr and finetune_lr as given, no validation split)",
+    )
+    val_per_class: int = param(20, "labelled images per class held out to choose the rate (only with lr_grid)", ge=1)
+    frozen_solver: str = param(
+        "lbfgs", "how the frozen variant's linear head is trained: 'sgd' (the recipe of the other variants) or 'lbfgs' "
+        "(logistic regression on the standardised features, solved to convergence; not with 'stage1')", choices=("sgd", "lbfgs")
+    )
+    l2_grid: list[float] = param(
+        [1e-4, 1e-3, 1e-2, 1e-1], "L2 strengths lambda tried for the 'lbfgs' head on the validation split (with lr_grid)"
+    )
+    probe_l2: float = param(1e-3, "L2 strength lambda of the 'lbfgs' head without lr_grid", ge=0)
 
 
 @experiment
@@ -239,7 +326,10 @@ class Transfer(Experiment):
     )
     Config = TransferConfig
     presets = {
-        "smoke": {"width": 4, "n_pretrain": 256, "pretrain_epochs": 1, "per_class": 10, "epochs": 2, "repeats": 1, "n_test": 200},
+        "smoke": {
+            "width": 4, "n_pretrain": 256, "pretrain_epochs": 1, "per_class": 10, "epochs": 2, "repeats": 1, "n_test": 200,
+            "lr_grid": [0.01, 0.1], "l2_grid": [1e-3, 1e-1], "val_per_class": 2,
+        },
         "full": {"width": 32, "n_pretrain": None, "pretrain_epochs": 15, "epochs": 60, "repeats": 5},
     }
     datasets = ("fashion-mnist",)
@@ -257,7 +347,8 @@ class Transfer(Experiment):
         torch.manual_seed(ctx.seed)
         base = SmallConvNet(5, cfg.width)
         pre_te = torch.nonzero(y_te < 5).squeeze(1)
-        res = fit("pretrained", base, Recipe(epochs=cfg.pretrain_epochs, lr=0.1), (x_all[pre], y_all[pre]), ctx)
+        pre_recipe = Recipe(epochs=cfg.pretrain_epochs, lr=0.1, label_smoothing=cfg.pretrain_label_smoothing)
+        res = fit("pretrained", base, pre_recipe, (x_all[pre], y_all[pre]), ctx)
         source_acc = _accuracy(base, x_te[pre_te], y_te[pre_te], ctx.device)
         ctx.add_model_card(
             ModelCard(
@@ -265,31 +356,37 @@ class Transfer(Experiment):
                 architecture=f"small conv net ({arith.count_parameters(base):,} parameters), 5-way head",
                 parameters=arith.count_parameters(base),
                 data=f"Fashion-MNIST train, classes 0-4 ({', '.join(fashion_mnist.CLASSES[c] for c in src)}), {len(pre):,} images",
-                training={"epochs": cfg.pretrain_epochs, "recipe": "adlab.vision.recipe defaults"},
+                training=pre_recipe.describe(),
                 metrics={"test_accuracy_classes_0_4": source_acc},
                 intended_use="Source model of the transfer experiment.",
                 limitations="Knows only five clothing classes.",
             )
         )
 
-        few_recipe = Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, crop_padding=2, flip=True, warmup=0.1)
+        if cfg.lr_grid and cfg.val_per_class >= cfg.per_class:
+            raise ValueError(f"val_per_class ({cfg.val_per_class}) must be below per_class ({cfg.per_class})")
+        if cfg.frozen_solver == "lbfgs" and cfg.frozen_features == "stage1":
+            raise ValueError("frozen_solver='lbfgs' fits a linear head; frozen_features='stage1' trains a conv stage too")
         accs: dict[str, list[float]] = {"frozen": [], "finetune": [], "scratch": []}
+        chosen: list[dict] = []
         for r in range(cfg.repeats):
             idx = few_labels(y_all, dst, cfg.per_class, torch.Generator().manual_seed(ctx.seed * 100 + r))
             data = (x_all[idx], y_all[idx] - 5)
+            # few_labels returns each class's draws in random order: the first val_per_class of each class validate
+            is_val = (torch.arange(len(idx)) % cfg.per_class) < cfg.val_per_class
+            fit_data, val_data = (data[0][~is_val], data[1][~is_val]), (data[0][is_val], data[1][is_val])
             for variant in accs:
-                torch.manual_seed(ctx.seed * 100 + r)
-                if variant == "frozen":
-                    model: nn.Module = FrozenFeatures(copy.deepcopy(base.features), nn.Linear(2 * cfg.width, 5))
-                    opt = sgd_nesterov(model, cfg.lr)
-                elif variant == "finetune":
-                    model = copy.deepcopy(base)
-                    model.head = nn.Linear(2 * cfg.width, 5)
-                    opt = sgd_nesterov(model, cfg.finetune_lr)
-                else:
-                    model = SmallConvNet(5, cfg.width)
-                    opt = sgd_nesterov(model, cfg.lr)
-                fit(f"{variant}-draw{r}", model, few_recipe, data, ctx, optimizer=opt)
+                probe = variant == "frozen" and cfg.frozen_solver == "lbfgs"
+                hp = cfg.probe_l2 if probe else {"finetune": cfg.finetune_lr}.get(variant, cfg.lr)
+                if cfg.lr_grid:  # the same split for every variant, the same rate grid for every SGD-trained one
+                    grid = cfg.l2_grid if probe else cfg.lr_grid
+                    val = {}
+                    for h in grid:
+                        model = self._train(variant, h, base, cfg, fit_data, ctx, f"{variant}-draw{r}-{h:g}-val", ctx.seed * 100 + r)
+                        val[h] = _accuracy(model, *val_data, ctx.device)
+                    hp = max(grid, key=lambda h: val[h])  # ties: the first in the grid
+                    chosen.append({"variant": variant, "draw": r, "l2" if probe else "lr": hp, "validation_accuracy": val})
+                model = self._train(variant, hp, base, cfg, data, ctx, f"{variant}-draw{r}", ctx.seed * 100 + r)
                 accs[variant].append(_accuracy(model, x_dst_te, y_dst_te, ctx.device))
         mean = {k: sum(v) / len(v) for k, v in accs.items()}
         artifacts = [self._plot(ctx, accs, cfg)]
@@ -302,8 +399,49 @@ class Transfer(Experiment):
                 "pretrain_s": res.seconds,
             },
             artifacts=artifacts,
-            details={"runs": [{"variant": k, "draw": i, "test_accuracy": a} for k, v in accs.items() for i, a in enumerate(v)]},
+            details={
+                "runs": [{"variant": k, "draw": i, "test_accuracy": a} for k, v in accs.items() for i, a in enumerate(v)],
+                "learning_rates": chosen,
+            },
         )
+
+    @staticmethod
+    def _recipe(cfg: TransferConfig) -> Recipe:
+        """The recipe of every fit on the few labelled images (the optimizer, with its rate, is passed separately)."""
+        return Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, crop_padding=2, flip=True, warmup=0.1)
+
+    def _train(self, variant: str, hp: float, base: SmallConvNet, cfg: TransferConfig, data, ctx: RunContext, name: str, seed: int) -> nn.Module:
+        """One variant trained on ``data``: by the recipe at peak rate ``hp``, or (frozen, 'lbfgs') by
+        :func:`linear_probe` with L2 strength ``hp``."""
+        torch.manual_seed(seed)
+        model = self._model(variant, base, cfg)
+        if variant == "frozen" and cfg.frozen_solver == "lbfgs":
+            model.head = linear_probe(model.features, *data, 5, hp, ctx.device)
+        else:
+            fit(name, model, self._recipe(cfg), data, ctx, optimizer=sgd_nesterov(model, hp))
+        return model
+
+    @staticmethod
+    def _model(variant: str, base: SmallConvNet, cfg: TransferConfig) -> nn.Module:
+        """A fresh network for one variant: frozen pretrained features + new head, the pretrained net with a new
+        head (fine-tuning), or a randomly initialised net (scratch)."""
+        if variant == "scratch":
+            return SmallConvNet(5, cfg.width)
+        if variant == "finetune":
+            model = copy.deepcopy(base)
+            model.head = nn.Linear(2 * cfg.width, 5)
+            return model
+        features = copy.deepcopy(base.features)
+        if cfg.frozen_features == "pooled":
+            return FrozenFeatures(features, nn.Linear(2 * cfg.width, 5))
+        if cfg.frozen_features == "stages":
+            return FrozenFeatures(StagePool(features), nn.Linear(3 * cfg.width, 5))
+        if cfg.frozen_features == "map":  # the global pool, a part of the source head, is left out: (B, 2C * 7 * 7)
+            return FrozenFeatures(nn.Sequential(features[: SmallConvNet.STAGE_ENDS[1]], nn.Flatten()), nn.Linear(2 * cfg.width * 49, 5))
+        # 'stage1': stage 1 frozen (Yosinski et al.'s general lower layers); a re-initialised stage 2 and head train
+        fresh = SmallConvNet(5, cfg.width)
+        s1 = SmallConvNet.STAGE_ENDS[0]
+        return FrozenFeatures(features[:s1], nn.Sequential(fresh.features[s1:], fresh.head))
 
     def verdict(self, results: Results, cfg: TransferConfig):
         m = results.metrics

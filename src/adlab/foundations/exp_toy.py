@@ -336,10 +336,14 @@ class LinearRegions(Experiment):
         P = lr.n_params(lr.relu_net(deep_sizes, 0))
         n_shallow = (P - 1) // 4  # [2, n, 1] has 4n + 1 parameters
         shallow_sizes = [2, n_shallow, 1]
+        # a third net, not in the verdict: shallow with as many neurons as the deep net (Hanin & Rolnick, 2019:
+        # random nets realise regions in proportion to their neurons, whatever the depth)
+        neuron_sizes = [2, cfg.deep_width * cfg.deep_depth, 1]
         rows = []
-        deep_counts, shallow_counts = [], []
+        deep_counts, shallow_counts, neuron_counts = [], [], []
         for s in range(cfg.seeds):
-            for kind, sizes, store in (("deep", deep_sizes, deep_counts), ("shallow", shallow_sizes, shallow_counts)):
+            for kind, sizes, store in (("deep", deep_sizes, deep_counts), ("shallow", shallow_sizes, shallow_counts),
+                                       ("shallow, equal neurons", neuron_sizes, neuron_counts)):
                 net = lr.relu_net(sizes, ctx.seed * 1000 + s, cfg.bias_std)
                 count = lr.count_regions(net, -1.0, 1.0, cfg.resolution)
                 store.append(count)
@@ -357,6 +361,7 @@ class LinearRegions(Experiment):
                 "shallow_bound_same_parameters": float(bound),
                 "random_deep_regions": float(np.mean(deep_counts)),
                 "random_shallow_regions": float(np.mean(shallow_counts)),
+                "random_shallow_equal_neurons_regions": float(np.mean(neuron_counts)),
                 "parameters": float(P),
             },
             artifacts=art,

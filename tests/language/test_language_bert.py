@@ -138,3 +138,20 @@ def test_fine_tuning_updates_all_weights_unless_frozen(freeze):
     else:
         assert enc_changed == encoder
     assert {"head.weight", "head.bias"} <= changed
+
+
+def test_mean_pooling_ignores_padding():
+    torch.manual_seed(3)
+    enc = BertEncoder(_cfg()).double().eval()
+    clf = BertClassifier(enc, n_classes=3, pooling="mean").double().eval()
+    ids = torch.randint(5, V, (1, 6))
+    ids[0, 0] = CLS
+    padded = torch.cat([ids, torch.zeros(1, 3, dtype=torch.long)], dim=1)  # pad id 0
+    logits, _ = clf(ids)
+    logits_pad, _ = clf(padded)
+    torch.testing.assert_close(logits, logits_pad)
+    # and it is the head applied to the mean of the token vectors
+    manual = clf.head(enc(ids).mean(1))
+    torch.testing.assert_close(logits, manual)
+    with pytest.raises(ValueError):
+        BertClassifier(enc, n_classes=3, pooling="max")

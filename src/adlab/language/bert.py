@@ -18,8 +18,8 @@ Pretraining has two objectives, both from unlabelled text:
 - **Next-sentence prediction**: from the ``[CLS]`` output, classify whether
   B followed A in the corpus (50%) or is a random sentence (50%).
 
-Fine-tuning adds a small head on the ``[CLS]`` output and trains *all*
-weights on the labelled task.
+Fine-tuning adds a small head on the ``[CLS]`` output (or on the mean of the
+token vectors) and trains *all* weights on the labelled task.
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ class BertForPretraining(nn.Module):
 
 
 class BertClassifier(nn.Module):
-    """Fine-tuning: a pretrained (or fresh) encoder and a linear head on ``[CLS]``.
+    """Fine-tuning: a pretrained (or fresh) encoder and a linear head on ``[CLS]`` or the token mean.
 
     All weights, the encoder's included, are trained unless
     ``freeze_encoder=True`` (a linear probe, for comparison).
@@ -249,7 +249,10 @@ class BertClassifier(nn.Module):
         n_classes: number of labels.
         dropout: dropout before the head.
         pooler: a pretrained pooler (``BertForPretraining.pooler``) to reuse;
-            a fresh one when ``None``.
+            a fresh one when ``None``. Used with ``pooling="cls"`` only.
+        pooling: ``"cls"``: the pooler on the ``[CLS]`` vector (BERT);
+            ``"mean"``: the mean of the vectors of the real (non-pad) tokens,
+            fed to the head directly (no pooler).
     """
 
     def __init__(
@@ -259,8 +262,12 @@ class BertClassifier(nn.Module):
         dropout: float = 0.1,
         pooler: nn.Module | None = None,
         freeze_encoder: bool = False,
+        pooling: Literal["cls", "mean"] = "cls",
     ) -> None:
         super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
+        self.pooling = pooling
         d = encoder.cfg.d_model
         self.encoder = encoder
         self.pooler = pooler if pooler is not None else nn.Sequential(nn.Linear(d, d), nn.Tanh())
@@ -278,7 +285,14 @@ class BertClassifier(nn.Module):
         labels: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Class logits ``(B, n_classes)`` and, with ``labels``, the cross-entropy."""
-        h = self.encoder(input_ids, segment_ids, attention_mask)
-        logits = self.head(self.drop(self.pooler(h[:, 0])))
+        h = self.encoder(input_ids, segment_ids, attention_mask)  # (B, T, d)
+        if self.pooling == "cls":
+            pooled = self.pooler(h[:, 0])
+        else:
+            if attention_mask is None:
+                attention_mask = input_ids != self.encoder.cfg.pad_id
+            m = attention_mask.to(h.dtype)[:, :, None]  # (B, T, 1)
+            pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)  # $\frac{1}{|t: real|}\sum_t h_t$
+        logits = self.head(self.drop(pooled))
         loss = None if labels is None else F.cross_entropy(logits, labels)
         return logits, loss

@@ -31,6 +31,7 @@ class PretrainConfig:
     n_head: int = param(4, "attention heads per block", ge=1)
     d_model: int = param(128, "width of the token vectors", ge=8)
     dropout: float = param(0.1, "dropout in the encoder", ge=0, lt=1)
+    norm: str = param("post", "LayerNorm placement in the blocks: post (BERT) or pre", choices=("post", "pre"))
     batch_size: int = param(32, "line pairs per pretraining step", ge=2)
     steps: int = param(600, "pretraining steps (masked LM + next-sentence prediction)", ge=1)
     lr: float = param(1e-3, "peak AdamW learning rate of pretraining (warm-up 10%, cosine decay)", gt=0)
@@ -74,7 +75,7 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
     torch.manual_seed(ctx.seed)
     bert_cfg = BertConfig(
         vocab_size=tok.vocab_size, max_len=2 * cfg.max_line + 3, n_layer=cfg.n_layer, n_head=cfg.n_head,
-        d_model=cfg.d_model, dropout=cfg.dropout, pad_id=pad,
+        d_model=cfg.d_model, dropout=cfg.dropout, norm=cfg.norm, pad_id=pad,
     )
     model = BertForPretraining(bert_cfg).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -84,7 +85,7 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
     )
     model.eval()
     ctx.add_model_card(ModelCard(
-        name="bert-mini", architecture=f"BERT encoder: {cfg.n_layer} post-LN blocks, {cfg.n_head} heads, width {cfg.d_model}, {tok.vocab_size} word tokens",
+        name="bert-mini", architecture=f"BERT encoder: {cfg.n_layer} {cfg.norm}-LN blocks, {cfg.n_head} heads, width {cfg.d_model}, {tok.vocab_size} word tokens",
         parameters=sum(p.numel() for p in model.parameters()),
         data=f"spoken lines of the {len(plays)} Shakespeare training works, as consecutive line pairs",
         training={"objectives": "masked LM (15%, 80/10/10) + next-sentence prediction", "steps": run.steps, "batch": cfg.batch_size, "lr": cfg.lr, "seconds": round(run.seconds, 1)},
@@ -112,7 +113,11 @@ class BertFinetuneConfig(PretrainConfig):
     n_splits: int = param(3, "random draws of the labelled set (each fine-tunes both models)", ge=1)
     ft_epochs: int = param(15, "fine-tuning epochs over the labelled passages", ge=1)
     ft_batch_size: int = param(16, "fine-tuning batch size", ge=1)
-    ft_lr: float = param(3e-4, "fine-tuning AdamW learning rate (all weights updated), the same for both models", gt=0)
+    ft_lr: float = param(3e-4, "fine-tuning AdamW learning rate (all weights updated), the same for both models; used when ft_lr_grid is empty", gt=0)
+    ft_lr_grid: str = param("", "comma-separated fine-tuning rates; when set, each model picks its own rate on each label draw by accuracy on a validation split of the labelled passages, then is refitted on all of them")
+    ft_val_per_class: int = param(16, "labelled passages per play held out for choosing the rate (with ft_lr_grid)", ge=1)
+    ft_pooling: str = param("cls", "what the classifier head sees: cls (pooler on [CLS], BERT) or mean (mean of the token vectors)", choices=("cls", "mean"))
+    ft_warmup: float = param(0.0, "fraction of the fine-tuning steps with linear warm-up, then cosine decay (0: constant rate)", ge=0, lt=1)
     min_gain: float = param(0.02, "passes if pretraining raises mean test accuracy by at least this much", ge=0, threshold=True)
 
 
@@ -153,15 +158,30 @@ class BertFinetune(Experiment):
                 te_y += [c] * cfg.n_test
             x_tr, y_tr = _encode_single(tok, tr_x, max_len), torch.tensor(tr_y)
             x_te, y_te = _encode_single(tok, te_x, max_len), torch.tensor(te_y)
-            for init in ("pretrained", "scratch"):
+            grid = [float(x) for x in cfg.ft_lr_grid.split(",") if x.strip()]
+            # validation split of the labelled passages (the labelled set is class-major: n_labels per play)
+            n_fit = cfg.n_labels - cfg.ft_val_per_class
+            if grid and n_fit < 1:
+                raise ValueError("ft_val_per_class must be smaller than n_labels")
+            is_val = torch.tensor([(i % cfg.n_labels) >= n_fit for i in range(len(tr_y))])
+
+            def make(init: str) -> BertClassifier:
                 torch.manual_seed(ctx.seed * 100 + r)
                 if init == "pretrained":
-                    model = BertClassifier(copy.deepcopy(pretrained.encoder), len(names), pooler=copy.deepcopy(pretrained.pooler))
-                else:
-                    model = BertClassifier(BertEncoder(pretrained.cfg), len(names))
-                acc = self._finetune(model.to(dev), x_tr, y_tr, x_te, y_te, cfg, generator(ctx.seed, 22, r), dev)
-                rows.append({"split": r, "init": init, "test_accuracy": acc})
-                ctx.log(r, "finetune", model=init, test_accuracy=acc)
+                    return BertClassifier(copy.deepcopy(pretrained.encoder), len(names), pooler=copy.deepcopy(pretrained.pooler), pooling=cfg.ft_pooling).to(dev)
+                return BertClassifier(BertEncoder(pretrained.cfg), len(names), pooling=cfg.ft_pooling).to(dev)
+
+            for init in ("pretrained", "scratch"):
+                lr, val_acc = cfg.ft_lr, {}
+                if grid:
+                    for cand in grid:
+                        val_acc[cand] = self._finetune(
+                            make(init), x_tr[~is_val], y_tr[~is_val], x_tr[is_val], y_tr[is_val], cfg, generator(ctx.seed, 23, r), dev, cand
+                        )
+                    lr = max(grid, key=lambda c: val_acc[c])  # first of the best on ties
+                acc = self._finetune(make(init), x_tr, y_tr, x_te, y_te, cfg, generator(ctx.seed, 22, r), dev, lr)
+                rows.append({"split": r, "init": init, "test_accuracy": acc, "ft_lr": lr, **{f"val_acc_lr{c:g}": v for c, v in val_acc.items()}})
+                ctx.log(r, "finetune", model=init, test_accuracy=acc, ft_lr=lr)
         mean = {k: sum(x["test_accuracy"] for x in rows if x["init"] == k) / cfg.n_splits for k in ("pretrained", "scratch")}
         wins = sum(
             a["test_accuracy"] > b["test_accuracy"]
@@ -180,9 +200,11 @@ class BertFinetune(Experiment):
         )
 
     @staticmethod
-    def _finetune(model: BertClassifier, x_tr, y_tr, x_te, y_te, cfg: BertFinetuneConfig, g: torch.Generator, dev) -> float:
-        """Train every weight on the labelled passages for ``ft_epochs``; return test accuracy."""
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.ft_lr, weight_decay=0.01)
+    def _finetune(model: BertClassifier, x_tr, y_tr, x_te, y_te, cfg: BertFinetuneConfig, g: torch.Generator, dev, lr: float) -> float:
+        """Train every weight on the labelled passages for ``ft_epochs`` at rate ``lr``; return test accuracy."""
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        total = cfg.ft_epochs * -(-len(x_tr) // cfg.ft_batch_size)
+        sched = warmup_cosine(opt, max(1, round(cfg.ft_warmup * total)), total) if cfg.ft_warmup > 0 else None
         model.train()
         for _ in range(cfg.ft_epochs):
             order = torch.randperm(len(x_tr), generator=g)
@@ -192,6 +214,8 @@ class BertFinetune(Experiment):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
         model.eval()
         correct = 0
         with torch.no_grad():

@@ -60,7 +60,7 @@ class Word2Vec(Experiment):
     Config = Word2VecExpConfig
     presets = {
         "smoke": {"dim": 8, "epochs": 1, "batch_size": 4096, "max_tokens": 10000, "min_count": 10},
-        "full": {"dim": 100, "epochs": 10, "batch_size": 1024, "lr": 0.005, "min_count": 10},
+        "full": {"epochs": 10, "batch_size": 1024, "lr": 0.005, "min_count": 10},
     }
     datasets = ("shakespeare",)
 

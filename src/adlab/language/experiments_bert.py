@@ -25,20 +25,20 @@ from adlab.core.plotting import pyplot as _plt
 
 @dataclass
 class PretrainConfig:
-    vocab_size: int = param(4000, "word vocabulary (lower-cased, most frequent words; 5 special tokens included)", ge=10)
+    vocab_size: int = param(2000, "word vocabulary (lower-cased, most frequent words; 5 special tokens included)", ge=10)
     max_line: int = param(14, "tokens kept of each line; inputs are [CLS] A [SEP] B [SEP]", ge=2)
     n_layer: int = param(2, "transformer blocks of BERT-mini", ge=1)
     n_head: int = param(4, "attention heads per block", ge=1)
     d_model: int = param(128, "width of the token vectors", ge=8)
-    dropout: float = param(0.1, "dropout in the encoder", ge=0, lt=1)
-    norm: str = param("post", "LayerNorm placement in the blocks: post (BERT) or pre", choices=("post", "pre"))
-    batch_size: int = param(32, "line pairs per pretraining step", ge=2)
+    dropout: float = param(0.0, "dropout in the encoder", ge=0, lt=1)
+    norm: str = param("pre", "LayerNorm placement in the blocks: post (BERT) or pre", choices=("post", "pre"))
+    batch_size: int = param(128, "line pairs per pretraining step", ge=2)
     steps: int = param(600, "pretraining steps (masked LM + next-sentence prediction)", ge=1)
     lr: float = param(1e-3, "peak AdamW learning rate of pretraining (warm-up 10%, cosine decay)", gt=0)
     checkpoint_every: int = param(200, "pretraining steps between checkpoints (0: only the final one)", ge=0)
 
 
-PRETRAIN_FULL = {"vocab_size": 8000, "n_layer": 4, "d_model": 256, "batch_size": 128, "steps": 20000, "lr": 5e-4, "checkpoint_every": 2000}
+PRETRAIN_FULL = {"vocab_size": 8000, "norm": "post", "dropout": 0.1, "n_layer": 4, "d_model": 256, "batch_size": 128, "steps": 20000, "lr": 5e-4, "checkpoint_every": 2000}
 PRETRAIN_SMOKE = {"vocab_size": 300, "max_line": 8, "n_layer": 1, "n_head": 2, "d_model": 16, "batch_size": 8, "steps": 10, "checkpoint_every": 0}
 
 
@@ -114,10 +114,10 @@ class BertFinetuneConfig(PretrainConfig):
     ft_epochs: int = param(15, "fine-tuning epochs over the labelled passages", ge=1)
     ft_batch_size: int = param(16, "fine-tuning batch size", ge=1)
     ft_lr: float = param(3e-4, "fine-tuning AdamW learning rate (all weights updated), the same for both models; used when ft_lr_grid is empty", gt=0)
-    ft_lr_grid: str = param("", "comma-separated fine-tuning rates; when set, each model picks its own rate on each label draw by accuracy on a validation split of the labelled passages, then is refitted on all of them")
+    ft_lr_grid: str = param("1e-4,3e-4,1e-3", "comma-separated fine-tuning rates; when set, each model picks its own rate on each label draw by accuracy on a validation split of the labelled passages, then is refitted on all of them")
     ft_val_per_class: int = param(16, "labelled passages per play held out for choosing the rate (with ft_lr_grid)", ge=1)
-    ft_pooling: str = param("cls", "what the classifier head sees: cls (pooler on [CLS], BERT) or mean (mean of the token vectors)", choices=("cls", "mean"))
-    ft_warmup: float = param(0.0, "fraction of the fine-tuning steps with linear warm-up, then cosine decay (0: constant rate)", ge=0, lt=1)
+    ft_pooling: str = param("mean", "what the classifier head sees: cls (pooler on [CLS], BERT) or mean (mean of the token vectors)", choices=("cls", "mean"))
+    ft_warmup: float = param(0.1, "fraction of the fine-tuning steps with linear warm-up, then cosine decay (0: constant rate)", ge=0, lt=1)
     min_gain: float = param(0.02, "passes if pretraining raises mean test accuracy by at least this much", ge=0, threshold=True)
 
 
@@ -132,8 +132,8 @@ class BertFinetune(Experiment):
     )
     Config = BertFinetuneConfig
     presets = {
-        "smoke": {**PRETRAIN_SMOKE, "n_labels": 4, "n_test": 8, "n_splits": 1, "ft_epochs": 1, "ft_batch_size": 4},
-        "full": {**PRETRAIN_FULL, "n_splits": 5, "ft_lr": 1e-4, "ft_epochs": 20},
+        "smoke": {**PRETRAIN_SMOKE, "ft_lr_grid": "1e-4,1e-3", "ft_val_per_class": 2, "n_labels": 4, "n_test": 8, "n_splits": 1, "ft_epochs": 1, "ft_batch_size": 4},
+        "full": {**PRETRAIN_FULL, "n_splits": 5, "ft_lr": 1e-4, "ft_epochs": 20, "ft_lr_grid": "", "ft_pooling": "cls", "ft_warmup": 0.0},
     }
     datasets = ("shakespeare",)
 

@@ -235,15 +235,6 @@ def few_labels(y: torch.Tensor, classes: list[int], per_class: int, generator: t
     return torch.cat(picks)
 
 
-@torch.no_grad()
-def _features(features: nn.Module, x: torch.Tensor, device, batch_size: int = 1000) -> torch.Tensor:
-    was = features.training
-    features.eval()
-    out = torch.cat([features(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
-    features.train(was)
-    return out
-
-
 def linear_probe(features: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float, device="cpu", max_iter: int = 500) -> nn.Linear:
     r"""Multinomial logistic regression on frozen ``features``, solved to convergence by L-BFGS (the linear
     evaluation protocol of Kornblith, Shlens & Le, 2019).
@@ -254,7 +245,7 @@ def linear_probe(features: nn.Module, x: torch.Tensor, y: torch.Tensor, num_clas
 
     and returns the equivalent linear layer on the raw features: $W' = W / \sigma$, $b' = b - W' \mu$.
     """
-    f = _features(features, x, device).double()  # (N, D)
+    f = predict(features, x, device).double()  # (N, D): frozen features in eval mode
     mu, sd = f.mean(0), f.std(0).clamp_min(1e-6)
     f_hat = (f - mu) / sd
     W = torch.zeros(num_classes, f.shape[1], dtype=torch.float64, requires_grad=True)

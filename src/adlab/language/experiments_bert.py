@@ -114,7 +114,7 @@ class BertFinetuneConfig(PretrainConfig):
     ft_epochs: int = param(15, "fine-tuning epochs over the labelled passages", ge=1)
     ft_batch_size: int = param(16, "fine-tuning batch size", ge=1)
     ft_lr: float = param(3e-4, "fine-tuning AdamW learning rate (all weights updated), the same for both models; used when ft_lr_grid is empty", gt=0)
-    ft_lr_grid: str = param("1e-4,3e-4,1e-3", "comma-separated fine-tuning rates; when set, each model picks its own rate on each label draw by accuracy on a validation split of the labelled passages, then is refitted on all of them")
+    ft_lr_grid: list[float] = param([1e-4, 3e-4, 1e-3], "fine-tuning rates; when set, each model picks its own rate on each label draw by accuracy on a validation split of the labelled passages, then is refitted on all of them")
     ft_val_per_class: int = param(16, "labelled passages per play held out for choosing the rate (with ft_lr_grid)", ge=1)
     ft_pooling: str = param("mean", "what the classifier head sees: cls (pooler on [CLS], BERT) or mean (mean of the token vectors)", choices=("cls", "mean"))
     ft_warmup: float = param(0.1, "fraction of the fine-tuning steps with linear warm-up, then cosine decay (0: constant rate)", ge=0, lt=1)
@@ -132,12 +132,18 @@ class BertFinetune(Experiment):
     )
     Config = BertFinetuneConfig
     presets = {
-        "smoke": {**PRETRAIN_SMOKE, "ft_lr_grid": "1e-4,1e-3", "ft_val_per_class": 2, "n_labels": 4, "n_test": 8, "n_splits": 1, "ft_epochs": 1, "ft_batch_size": 4},
-        "full": {**PRETRAIN_FULL, "n_splits": 5, "ft_lr": 1e-4, "ft_epochs": 20, "ft_lr_grid": "", "ft_pooling": "cls", "ft_warmup": 0.0},
+        "smoke": {**PRETRAIN_SMOKE, "ft_lr_grid": [1e-4, 1e-3], "ft_val_per_class": 2, "n_labels": 4, "n_test": 8, "n_splits": 1, "ft_epochs": 1, "ft_batch_size": 4},
+        "full": {**PRETRAIN_FULL, "n_splits": 5, "ft_lr": 1e-4, "ft_epochs": 20, "ft_lr_grid": [], "ft_pooling": "cls", "ft_warmup": 0.0},
     }
     datasets = ("shakespeare",)
 
     def run(self, cfg: BertFinetuneConfig, ctx: RunContext) -> Results:
+        grid = cfg.ft_lr_grid
+        n_fit = cfg.n_labels - cfg.ft_val_per_class  # labelled passages per play that fit when a rate is being chosen
+        if grid and n_fit < 1:
+            raise ValueError("ft_val_per_class must be smaller than n_labels")
+        if any(lr <= 0 for lr in grid):
+            raise ValueError(f"ft_lr_grid rates must be > 0, got {grid}")
         pretrained, tok, pre_run = pretrain_bert(cfg, ctx)
         max_len = pretrained.cfg.max_len
         plays = shakespeare.load_plays("val")  # plays never seen in pretraining
@@ -158,11 +164,7 @@ class BertFinetune(Experiment):
                 te_y += [c] * cfg.n_test
             x_tr, y_tr = _encode_single(tok, tr_x, max_len), torch.tensor(tr_y)
             x_te, y_te = _encode_single(tok, te_x, max_len), torch.tensor(te_y)
-            grid = [float(x) for x in cfg.ft_lr_grid.split(",") if x.strip()]
             # validation split of the labelled passages (the labelled set is class-major: n_labels per play)
-            n_fit = cfg.n_labels - cfg.ft_val_per_class
-            if grid and n_fit < 1:
-                raise ValueError("ft_val_per_class must be smaller than n_labels")
             is_val = torch.tensor([(i % cfg.n_labels) >= n_fit for i in range(len(tr_y))])
 
             def make(init: str) -> BertClassifier:

@@ -98,10 +98,9 @@ class Word2Vec(Experiment):
         X, Y = normalise_embeddings(E["A"][eligible]), normalise_embeddings(E["B"][eligible])
         W = orthogonal_procrustes(X[row[anchors]], Y[row[anchors]])
         t = row[test]
-        acc = translation_accuracy(X, Y, W, t, t, k=1, retrieval=cfg.retrieval, csls_k=cfg.csls_k)
+        acc1 = {m: translation_accuracy(X, Y, W, t, t, k=1, retrieval=m, csls_k=cfg.csls_k) for m in ("nn", "csls")}
+        acc, acc_nn, acc_csls = acc1[cfg.retrieval], acc1["nn"], acc1["csls"]
         acc5 = translation_accuracy(X, Y, W, t, t, k=5, retrieval=cfg.retrieval, csls_k=cfg.csls_k)
-        acc_nn = translation_accuracy(X, Y, W, t, t, k=1)
-        acc_csls = translation_accuracy(X, Y, W, t, t, k=1, retrieval="csls", csls_k=cfg.csls_k)
         eye = torch.eye(X.shape[1], dtype=torch.float64)
         acc_identity = translation_accuracy(X, Y, eye, t, t, k=1, retrieval=cfg.retrieval, csls_k=cfg.csls_k)
         chance = 1.0 / n

@@ -326,6 +326,10 @@ class Transfer(Experiment):
     datasets = ("fashion-mnist",)
 
     def run(self, cfg: TransferConfig, ctx: RunContext) -> Results:
+        if cfg.lr_grid and cfg.val_per_class >= cfg.per_class:
+            raise ValueError(f"val_per_class ({cfg.val_per_class}) must be below per_class ({cfg.per_class})")
+        if cfg.frozen_solver == "lbfgs" and cfg.frozen_features == "stage1":
+            raise ValueError("frozen_solver='lbfgs' fits a linear head; frozen_features='stage1' trains a conv stage too")
         x_all, y_all = fashion_tensors("train", None, ctx.seed)
         x_te, y_te = fashion_tensors("test", None, ctx.seed + 1)
         src, dst = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
@@ -354,10 +358,6 @@ class Transfer(Experiment):
             )
         )
 
-        if cfg.lr_grid and cfg.val_per_class >= cfg.per_class:
-            raise ValueError(f"val_per_class ({cfg.val_per_class}) must be below per_class ({cfg.per_class})")
-        if cfg.frozen_solver == "lbfgs" and cfg.frozen_features == "stage1":
-            raise ValueError("frozen_solver='lbfgs' fits a linear head; frozen_features='stage1' trains a conv stage too")
         accs: dict[str, list[float]] = {"frozen": [], "finetune": [], "scratch": []}
         chosen: list[dict] = []
         for r in range(cfg.repeats):

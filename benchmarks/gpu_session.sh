@@ -8,9 +8,11 @@
 #   ADLAB_GPU_DRY=1 OUT=/tmp/dry bash benchmarks/gpu_session.sh   # plumbing check on a CPU
 #
 # Environment: DEADLINE_S (seconds from start at which unfinished runs are stopped, default
-# 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run),
+# 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run;
+# NAME:KEY=VALUE,KEY=VALUE changes fields of the full preset, e.g. vision.resnet-vs-plain:epochs=8),
 # BENCH=0 (skip the benchmarks), GPT_SPEED_ARGS (more gpt_speed options, e.g. "--fused-adamw
-# --compile-mode max-autotune-no-cudagraphs").
+# --compile-mode max-autotune-no-cudagraphs"), GPT_SPEED_S (its time limit, default 170), VISION_SPEED=0 (skip
+# vision_speed).
 set -u
 T0=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-540}
@@ -23,7 +25,7 @@ PY=${PY:-python3}
 left() { echo $((DEADLINE_S - ($(date +%s) - T0))); }
 
 if [ -n "${ADLAB_GPU_DRY:-}" ]; then
-  DEV=cpu; PRESET=smoke; BENCH_GPT=(--preset cpu --steps 3 --warmup 1); BENCH_VIS=(--models lenet5 --steps 2 --warmup 1)
+  DEV=cpu; PRESET=smoke; BENCH_GPT=(--preset cpu --steps 3 --warmup 1 ${GPT_SPEED_ARGS:-}); BENCH_VIS=(--models lenet5 --steps 2 --warmup 1)
 else
   DEV=cuda; PRESET=full
   BENCH_GPT=(--preset gpu --device cuda --dtype bf16 --compile --steps 30 --warmup 5 ${GPT_SPEED_ARGS:-})
@@ -37,22 +39,26 @@ cat "$OUT/logs/machine.txt"
 
 # 1. throughput, alone on the card (each benchmark measures its own baseline in the same process)
 if [ "${BENCH:-1}" != 0 ]; then
-timeout 170 $PY benchmarks/gpt_speed.py "${BENCH_GPT[@]}" --json "$OUT/gpt_speed.json" >"$OUT/logs/gpt_speed.log" 2>&1
+timeout "${GPT_SPEED_S:-170}" $PY benchmarks/gpt_speed.py "${BENCH_GPT[@]}" --json "$OUT/gpt_speed.json" >"$OUT/logs/gpt_speed.log" 2>&1
 echo "gpt_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 12 "$OUT/logs/gpt_speed.log"
+if [ "${VISION_SPEED:-1}" != 0 ]; then
 timeout 100 $PY benchmarks/vision_speed.py "${BENCH_VIS[@]}" --json "$OUT/vision_speed.json" >"$OUT/logs/vision_speed.log" 2>&1
 echo "vision_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 20 "$OUT/logs/vision_speed.log"
+fi
 fi
 
 # 2. the full presets side by side, two CPU threads each, stopped at the deadline
 pids=()
-for name in $JOBS; do
+for job in $JOBS; do
+  name=${job%%:*}; sets=()
+  if [ "$job" != "$name" ]; then IFS=, read -ra kv <<<"${job#*:}"; for s in "${kv[@]}"; do sets+=(--set "$s"); done; fi
   OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --preset "$PRESET" --device "$DEV" \
-    --out "runs/gpu/$name" >"$OUT/logs/$name.log" 2>&1 &
+    "${sets[@]}" --out "runs/gpu/$name" >"$OUT/logs/$name.log" 2>&1 &
   pids+=($!)
 done
 i=0
-for name in $JOBS; do
-  wait "${pids[$i]}"; echo "$name rc=$? at $(( $(date +%s) - T0 )) s"; i=$((i + 1))
+for job in $JOBS; do
+  wait "${pids[$i]}"; echo "$job rc=$? at $(( $(date +%s) - T0 )) s"; i=$((i + 1))
 done
 
 # 3. pack: run directories without checkpoints, and the logs

@@ -265,7 +265,7 @@ def linear_probe(features: nn.Module, x: torch.Tensor, y: torch.Tensor, num_clas
         w_raw = W.detach() / sd  # (K, D)
         head.weight.copy_(w_raw.float())
         head.bias.copy_((b.detach() - w_raw @ mu).float())
-    return head
+    return head.to(device)  # beside the features it reads
 
 
 @dataclass

@@ -61,6 +61,11 @@ class GptCharConfig:
     train_budget_s: float | None = param(60.0, "the issue's budget for the GPT's training seconds on a CPU (quick: 60; None: no budget)", gt=0, threshold=True)
     checkpoint_every: int = param(500, "steps between checkpoints (0: only the final one)", ge=0)
     sample_chars: int = param(300, "characters sampled from the trained GPT for the report", ge=0)
+    compile: str | None = param(
+        None, "torch.compile mode of the GPT's training steps: None (eager), 'default', 'reduce-overhead' "
+        "(CUDA graphs; the fastest on a GPU, see benchmarks/gpt_speed.py) or 'max-autotune'",
+        choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+    )
 
 
 @experiment
@@ -121,10 +126,15 @@ class GptChar(Experiment):
                 return {"bpc": bpc}
 
             autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
+            # the training steps may run compiled; evaluation and sampling use the eager module (same weights)
+            step_model = torch.compile(model, mode=cfg.compile) if name == "gpt" and cfg.compile else model
+            graphs = name == "gpt" and cfg.compile in ("reduce-overhead", "max-autotune") and dev.type == "cuda"
 
-            def loss_fn(m: torch.nn.Module, w: torch.Tensor) -> torch.Tensor:
+            def loss_fn(m: torch.nn.Module, w: torch.Tensor, step_model=step_model, graphs=graphs) -> torch.Tensor:
+                if graphs:  # a new step: the CUDA graphs may reuse the last step's output memory
+                    torch.compiler.cudagraph_mark_step_begin()
                 with autocast:
-                    return lm_loss(m, w)
+                    return lm_loss(step_model, w)
 
             runs[name] = train_steps(
                 name, model, opt, batch_fn, loss_fn, cfg.steps, ctx, scheduler=sched,

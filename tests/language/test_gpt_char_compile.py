@@ -1,0 +1,23 @@
+"""language.gpt-char's ``compile`` option: the compiled GPT trains to the same numbers as eager mode."""
+
+import json
+
+import pytest
+
+from adlab.core import runner
+
+
+def test_compiled_gpt_char_smoke_matches_eager(tmp_path):
+    metrics = {}
+    for mode in (None, "default"):
+        out = tmp_path / str(mode)
+        runner.run("language.gpt-char", preset="smoke", out=out, device="cpu", overrides={"compile": mode, "sample_chars": 0})
+        metrics[mode] = json.loads((out / "results.json").read_text())["metrics"]
+    assert metrics["default"]["gpt_val_bpc"] == pytest.approx(metrics[None]["gpt_val_bpc"], abs=1e-3)
+    assert metrics["default"]["lstm_val_bpc"] == metrics[None]["lstm_val_bpc"]  # the LSTM is never compiled
+
+
+def test_unknown_compile_mode_is_refused(tmp_path):
+    with pytest.raises(Exception, match="compile"):
+        runner.run("language.gpt-char", preset="smoke", out=tmp_path / "bad", device="cpu", overrides={"compile": "fast"})
+    assert not (tmp_path / "bad" / "results.json").exists()

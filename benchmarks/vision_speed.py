@@ -35,10 +35,15 @@ from adlab.core.context import synchronize
 from adlab.vision import create_model, list_models
 
 
-def images_per_second(name: str, batch: int, steps: int, warmup: int, device: torch.device, amp: bool) -> dict:
-    """Training images/s of ``name`` at 1x28x28 (median step over ``steps`` timed steps)."""
+def images_per_second(name: str, batch: int, steps: int, warmup: int, device: torch.device, amp: bool,
+                      compile_mode: str | None = None) -> dict:
+    """Training images/s of ``name`` at 1x28x28 (median step over ``steps`` timed steps);
+    ``compile_mode``: run the steps through ``torch.compile`` in that mode (5 more warm-up steps)."""
     torch.manual_seed(0)
     model = create_model(name, num_classes=10, in_channels=1, image_size=28).to(device).to(memory_format=torch.channels_last)
+    run = torch.compile(model, mode=compile_mode) if compile_mode else model
+    graphs = compile_mode in ("reduce-overhead", "max-autotune") and device.type == "cuda"
+    warmup += 5 if compile_mode else 0
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 1, 28, 28, generator=g).to(device).to(memory_format=torch.channels_last)
@@ -47,8 +52,10 @@ def images_per_second(name: str, batch: int, steps: int, warmup: int, device: to
     for i in range(warmup + steps):
         synchronize(device)
         t = time.perf_counter()
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(run(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -60,7 +67,7 @@ def images_per_second(name: str, batch: int, steps: int, warmup: int, device: to
 
 
 def time_to_accuracy(name: str, target: float, epochs: int, device: torch.device, amp: bool, batch: int = 64, lr: float = 0.1,
-                     tta: bool = False, curve: bool = False, seed: int = 0) -> dict:
+                     tta: bool = False, curve: bool = False, seed: int = 0, compile_mode: str | None = None) -> dict:
     """Train ``name`` with the fast recipe for ``epochs``; training seconds and the final test accuracy.
 
     ``tta``: also score each test image as the mean logits of the image and its horizontal mirror.
@@ -72,7 +79,8 @@ def time_to_accuracy(name: str, target: float, epochs: int, device: torch.device
 
     x_tr, y_tr = tensors("train", None, seed)
     x_te, y_te = tensors("test", None, seed + 1)
-    recipe = Recipe(epochs=epochs, batch_size=batch, lr=lr, crop_padding=0, flip=True, amp=amp, channels_last=True)
+    recipe = Recipe(epochs=epochs, batch_size=batch, lr=lr, crop_padding=0, flip=True, amp=amp, channels_last=True,
+                    compile=compile_mode)
     torch.manual_seed(seed)
     model = create_model(name, num_classes=10, in_channels=1, image_size=28)
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,6 +116,8 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true", help="score the test images flip-averaged (test-time augmentation)")
     ap.add_argument("--curve", action="store_true", help="also score the test images after every epoch (counted in the seconds)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the time-to-accuracy run (weights, batch order)")
+    ap.add_argument("--compile", default=None, choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+                    help="torch.compile mode for every model and recipe (reduce-overhead: CUDA graphs)")
     ap.add_argument("--json", help="write the results to this path")
     args = ap.parse_args()
     known = set(list_models())
@@ -126,10 +136,10 @@ def main() -> None:
     device = torch.device(args.device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
 
-    speed = {m: images_per_second(m, args.batch, args.steps, args.warmup, device, args.amp) for m in args.models}
+    speed = {m: images_per_second(m, args.batch, args.steps, args.warmup, device, args.amp, args.compile) for m in args.models}
     ref = speed[args.models[0]]["images_per_s"]
     print(f"training images/s at 1x28x28, batch {args.batch}, device={device}{f' ({gpu})' if gpu else ''}, "
-          f"{torch.get_num_threads()} threads{', bf16' if args.amp else ''}")
+          f"{torch.get_num_threads()} threads{', bf16' if args.amp else ''}{f', compile {args.compile}' if args.compile else ''}")
     w = max(map(len, speed))
     print(f"{'model':<{w}}  {'parameters':>11}  {'images/s':>10}  {'vs ' + args.models[0]:>12}")
     for m, r in speed.items():
@@ -139,7 +149,7 @@ def main() -> None:
     if args.time_to is not None:
         for m in args.recipe_models:
             r = time_to_accuracy(m, args.time_to, args.epochs, device, args.amp, args.recipe_batch, args.recipe_lr,
-                                 args.tta, args.curve, args.seed)
+                                 args.tta, args.curve, args.seed, args.compile)
             recipes.append(r)
             curve = f"; after each epoch {', '.join(f'{a:.4f}' for a in r['test_accuracy_by_epoch'])}" if args.curve else ""
             tta = f", flip-averaged {r['final_accuracy_flip_tta']:.4f}" if args.tta else ""
@@ -149,7 +159,7 @@ def main() -> None:
                   f"{'reached' if r['reached'] else 'not reached'}")
     if args.json:
         info = {"device": str(device), "gpu": gpu, "amp": args.amp, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                "batch": args.batch, "steps": args.steps, "warmup": args.warmup}
+                "batch": args.batch, "steps": args.steps, "warmup": args.warmup, "compile": args.compile}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"settings": info, "images_per_s": speed, "time_to_accuracy": recipes}, f, indent=2)
         print(f"wrote {args.json}")

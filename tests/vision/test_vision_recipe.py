@@ -178,3 +178,30 @@ def test_vgg_small_size_and_cost():
     assert arith.count_macs(m, input_size=(1, 28, 28)) == macs
     # the ImageNet configuration keeps its three-layer classifier
     assert len(create_model("vgg11", num_classes=10, in_channels=1, image_size=28).classifier) == 7
+
+
+def test_compiled_fit_matches_eager_and_keeps_checkpoint_names(tmp_path):
+    """Recipe(compile=...) trains the same numbers as eager mode; parameter names stay the eager model's."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 1, 8, 8, generator=g)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()
+    runs = {}
+    for mode in (None, "default"):
+        recipe = Recipe(epochs=2, batch_size=32, lr=0.05, crop_padding=1, flip=True, label_smoothing=0.0, compile=mode)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+        ctx = RunContext(tmp_path / str(mode), "t", "smoke", 0, torch.device("cpu"))
+        ctx.out.mkdir()
+        res = fit("m", model, recipe, (x, y), ctx, evals={"train": (x, y)})
+        assert isinstance(res.trainer.model, torch._dynamo.eval_frame.OptimizedModule) == (mode is not None)
+        runs[mode] = ([h["train"]["loss"] for h in res.history], model.state_dict())
+    assert runs["default"][0] == pytest.approx(runs[None][0], abs=1e-5)
+    assert list(runs["default"][1]) == list(runs[None][1])  # no "_orig_mod." prefixes
+    for k, v in runs[None][1].items():
+        torch.testing.assert_close(runs["default"][1][k], v, atol=1e-5, rtol=1e-5)
+
+
+def test_unknown_compile_mode_is_refused(tmp_path):
+    ctx = RunContext(tmp_path, "t", "smoke", 0, torch.device("cpu"))
+    with pytest.raises(ValueError, match="compile"):
+        fit("m", nn.Linear(2, 2), Recipe(compile="fastest"), (torch.randn(4, 2), torch.zeros(4, dtype=torch.long)), ctx)

@@ -209,10 +209,13 @@ class Trainer:
         grad_clip: float | None = None,
         callbacks: Sequence[Callback] = (),
         log_every: int = 50,
+        compile: str | None = None,
     ) -> None:
         self.name = name
-        self.module = model
+        self.module = model  # what checkpoints save and load: the plain module, whatever wraps it for the steps
         self.model = distributed.wrap(model, ctx.device)
+        if compile is not None:  # a torch.compile mode; compiling the DDP wrapper is the supported order
+            self.model = torch.compile(self.model, mode=compile)
         self.optimizer = optimizer
         self.task = task
         self.train_loader = train

@@ -9,7 +9,7 @@ import torch
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
 from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.vision import arith
-from adlab.vision.recipe import Recipe, fit
+from adlab.vision.recipe import COMPILE_MODES, Recipe, fit
 from adlab.vision.registry import create_model, model_entrypoint
 from adlab.core.plotting import pyplot as _plt
 
@@ -17,6 +17,9 @@ from adlab.core.plotting import pyplot as _plt
 # =============================================================================================
 # vision.fashion-leaderboard
 # =============================================================================================
+
+COMPILE_DOC = ("torch.compile mode for training and evaluation: None (eager), 'default', or 'reduce-overhead' "
+               "(CUDA graphs, for the launch-bound small models on a GPU)")
 
 FULL_LEADERBOARD = [
     "lenet5", "vgg_small", "alexnet", "vgg11_bn", "vgg16_bn", "googlenet", "resnet20", "resnet56", "se_resnet20",
@@ -40,6 +43,7 @@ class LeaderboardConfig:
     erasing: float = param(0.0, "probability of random erasing per image (0: off)", ge=0, le=1)
     amp: bool = param(False, "bfloat16 autocast (CUDA, or a CPU with bf16 kernels)")
     channels_last: bool = param(True, "NHWC memory layout for the models (speed only)")
+    compile: str | None = param(None, COMPILE_DOC, choices=COMPILE_MODES)
     target: float = param(0.91, "best test accuracy the verdict asks for (issue: 0.91 quick on CPU, 0.955 full on a GPU)", gt=0, le=1, threshold=True)
     checkpoint_every: int = param(200, "steps between checkpoints (0: at epoch ends)", ge=0)
 
@@ -68,7 +72,7 @@ class FashionLeaderboard(Experiment):
         recipe = Recipe(
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, schedule=cfg.schedule,
             label_smoothing=cfg.label_smoothing, crop_padding=cfg.crop_padding, flip=cfg.flip, erasing=cfg.erasing, amp=cfg.amp,
-            channels_last=cfg.channels_last,
+            channels_last=cfg.channels_last, compile=cfg.compile,
         )
         rows, curves = [], {}
         for i, name in enumerate(cfg.models):
@@ -153,6 +157,7 @@ class ResnetVsPlainConfig:
     n_eval: int = param(1000, "training images on which the final training loss is measured", ge=100)
     n_test: int | None = param(1000, "test images (None: all 10,000)", ge=100)
     amp: bool = param(False, "bfloat16 autocast (CUDA, or a CPU with bf16 kernels)")
+    compile: str | None = param(None, COMPILE_DOC, choices=COMPILE_MODES)
     zero_init_residual: bool = param(
         False, "ResNets only: zero the last BN scale of every block, so each residual block starts as the identity (Goyal et al., 2017)"
     )
@@ -185,7 +190,7 @@ class ResnetVsPlain(Experiment):
         evals = {"train": (x_tr[:n_eval], y_tr[:n_eval]), "test": (x_te, y_te)}
         # plain SGD recipe without augmentation or smoothing: the training loss itself is the measurement
         recipe = Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                        label_smoothing=0.0, crop_padding=0, flip=False, warmup=0.15, amp=cfg.amp)
+                        label_smoothing=0.0, crop_padding=0, flip=False, warmup=0.15, amp=cfg.amp, compile=cfg.compile)
         rows, curves = [], {}
         for residual in (False, True):
             for d in cfg.depths:

@@ -39,14 +39,13 @@ import time
 
 import torch
 
-from adlab.core.context import synchronize
+from adlab.core.context import COMPILE_MODES, cudagraph_steps, synchronize
 from adlab.language.gpt import GPT, GPTConfig
 
 PRESETS = {
     "cpu": {"n_layer": 4, "n_head": 4, "d_model": 128, "block_size": 64, "batch": 12, "target": 24_000},
     "gpu": {"n_layer": 6, "n_head": 6, "d_model": 384, "block_size": 256, "batch": 64, "target": 2_000_000},
 }
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 """Dense bf16 tensor-core peaks (TFLOP/s) of common cards, for MFU."""
 
@@ -154,7 +153,7 @@ def main() -> None:
         t0 = time.perf_counter()
         try:
             r = train_speed(run, x, y, args.steps, args.warmup + (10 if mode else 0), autocast, fused=args.fused_adamw,
-                            cudagraphs=mode in ("reduce-overhead", "max-autotune") and device.type == "cuda")
+                            cudagraphs=cudagraph_steps(mode, device))
         except Exception as e:  # a compile mode that fails here must not cost the others' numbers
             if not mode:
                 raise

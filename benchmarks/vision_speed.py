@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from adlab.core.context import synchronize
+from adlab.core.context import COMPILE_MODES, cudagraph_steps, synchronize
 from adlab.vision import create_model, list_models
 
 
@@ -42,7 +42,7 @@ def images_per_second(name: str, batch: int, steps: int, warmup: int, device: to
     torch.manual_seed(0)
     model = create_model(name, num_classes=10, in_channels=1, image_size=28).to(device).to(memory_format=torch.channels_last)
     run = torch.compile(model, mode=compile_mode) if compile_mode else model
-    graphs = compile_mode in ("reduce-overhead", "max-autotune") and device.type == "cuda"
+    graphs = cudagraph_steps(compile_mode, device)
     warmup += 5 if compile_mode else 0
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     g = torch.Generator().manual_seed(0)
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true", help="score the test images flip-averaged (test-time augmentation)")
     ap.add_argument("--curve", action="store_true", help="also score the test images after every epoch (counted in the seconds)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the time-to-accuracy run (weights, batch order)")
-    ap.add_argument("--compile", default=None, choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+    ap.add_argument("--compile", default=None, choices=COMPILE_MODES,
                     help="torch.compile mode for every model and recipe (reduce-overhead: CUDA graphs)")
     ap.add_argument("--json", help="write the results to this path")
     args = ap.parse_args()

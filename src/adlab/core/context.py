@@ -31,6 +31,17 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""The ``torch.compile`` modes that adlab's training loops accept."""
+
+
+def cudagraph_steps(mode: str | None, device: torch.device | str) -> bool:
+    """Whether training steps compiled in ``mode`` on ``device`` replay CUDA graphs, and so must
+    call ``torch.compiler.cudagraph_mark_step_begin()`` at each step's start (a graph may reuse
+    the previous step's output memory)."""
+    return mode in ("reduce-overhead", "max-autotune") and torch.device(device).type == "cuda"
+
+
 @dataclass
 class ModelCard:
     """What a user must know about a trained model before reusing it."""

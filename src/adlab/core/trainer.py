@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from adlab.core import checkpoint as ckpt
 from adlab.core import distributed
-from adlab.core.context import RunContext
+from adlab.core.context import COMPILE_MODES, RunContext
 from adlab.core.seeding import generator, rng_state, set_rng_state
 
 Batch = tuple[torch.Tensor, ...]
@@ -215,6 +215,8 @@ class Trainer:
         self.module = model  # what checkpoints save and load: the plain module, whatever wraps it for the steps
         self.model = distributed.wrap(model, ctx.device)
         if compile is not None:  # a torch.compile mode; compiling the DDP wrapper is the supported order
+            if compile not in COMPILE_MODES:
+                raise ValueError(f"compile must be None or one of {', '.join(COMPILE_MODES)}, got {compile!r}")
             self.model = torch.compile(self.model, mode=compile)
         self.optimizer = optimizer
         self.task = task

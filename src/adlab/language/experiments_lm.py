@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
+from adlab.core.context import COMPILE_MODES, cudagraph_steps
 from adlab.core.seeding import generator
 from adlab.data import shakespeare
 from adlab.language.charlm import CharLSTM, bits_per_char, lm_loss, match_lstm_hidden, sample_windows
@@ -64,7 +65,7 @@ class GptCharConfig:
     compile: str | None = param(
         None, "torch.compile mode of the GPT's training steps: None (eager), 'default', 'reduce-overhead' "
         "(CUDA graphs; the fastest on a GPU, see benchmarks/gpt_speed.py) or 'max-autotune'",
-        choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+        choices=COMPILE_MODES,
     )
 
 
@@ -128,7 +129,7 @@ class GptChar(Experiment):
             autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
             # the training steps may run compiled; evaluation and sampling use the eager module (same weights)
             step_model = torch.compile(model, mode=cfg.compile) if name == "gpt" and cfg.compile else model
-            graphs = name == "gpt" and cfg.compile in ("reduce-overhead", "max-autotune") and dev.type == "cuda"
+            graphs = name == "gpt" and cudagraph_steps(cfg.compile, dev)
 
             def loss_fn(m: torch.nn.Module, w: torch.Tensor, step_model=step_model, graphs=graphs) -> torch.Tensor:
                 if graphs:  # a new step: the CUDA graphs may reuse the last step's output memory

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import torch
 
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
+from adlab.core.context import COMPILE_MODES
 from adlab.data.fashion_mnist import tensors as fashion_tensors
 from adlab.vision import arith
-from adlab.vision.recipe import COMPILE_MODES, Recipe, fit
+from adlab.vision.recipe import Recipe, fit
 from adlab.vision.registry import create_model, model_entrypoint
 from adlab.core.plotting import pyplot as _plt
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from adlab.core.context import RunContext, synchronize
+from adlab.core.context import RunContext, cudagraph_steps, synchronize
 from adlab.core.trainer import ArrayLoader, Batch, Callback, Classification, Trainer
 from adlab.vision import augment
 
@@ -155,19 +155,16 @@ def lr_schedule(opt: torch.optim.Optimizer, total_steps: int, kind: str = "onecy
     raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', got {kind!r}")
 
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-"""``torch.compile`` modes a :class:`Recipe` accepts."""
-
-
 @dataclass
 class Recipe:
     """Every setting of :func:`fit` besides the model and the data.
 
     ``channels_last`` stores the model's kernels (and hence its activations) in NHWC order, which
     changes speed only, not the arithmetic. ``compile`` runs the trainer's steps through
-    ``torch.compile`` in that mode (None: eager); the model itself is not changed, so its
-    parameter names and checkpoints stay those of the eager model. ``"reduce-overhead"`` replays CUDA graphs, for the small,
-    launch-bound 28x28 models on a GPU.
+    ``torch.compile`` in that mode (None: eager; one of ``adlab.core.context.COMPILE_MODES``); the
+    model itself is not changed, so its parameter names and checkpoints stay those of the eager
+    model. ``"reduce-overhead"`` replays CUDA graphs, for the small, launch-bound 28x28 models on
+    a GPU.
     """
 
     epochs: int = 3
@@ -240,9 +237,6 @@ def fit(
     model.to(ctx.device)
     if recipe.channels_last:  # NHWC activations: faster convolutions on CPU (oneDNN) and on tensor cores
         model.to(memory_format=torch.channels_last)
-    if recipe.compile is not None:
-        if recipe.compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be None or one of {', '.join(COMPILE_MODES)}, got {recipe.compile!r}")
     loader = ArrayLoader(train, recipe.batch_size, shuffle=True, seed=ctx.seed, drop_last=len(train[0]) >= recipe.batch_size, device=ctx.device)
     eval_loaders = {k: ArrayLoader(v, 1000, shuffle=False, device=ctx.device) for k, v in (evals or {}).items()}
     opt = optimizer or sgd_nesterov(model, recipe.lr, recipe.momentum, recipe.weight_decay)
@@ -252,7 +246,7 @@ def fit(
         label_smoothing=recipe.label_smoothing,
         transform=standard_augmentation(recipe.crop_padding, recipe.flip, recipe.erasing),
         amp=recipe.amp,
-        mark_steps=recipe.compile in ("reduce-overhead", "max-autotune") and torch.device(ctx.device).type == "cuda",
+        mark_steps=cudagraph_steps(recipe.compile, ctx.device),
     )
     trainer = Trainer(
         name, model, opt, task, loader, recipe.epochs, ctx, evals=eval_loaders, scheduler=sched,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
-from adlab.core.context import COMPILE_MODES, cudagraph_steps
+from adlab.core.context import COMPILE_MODES
 from adlab.core.seeding import generator
 from adlab.data import shakespeare
 from adlab.language.charlm import CharLSTM, bits_per_char, lm_loss, match_lstm_hidden, sample_windows
@@ -127,20 +127,16 @@ class GptChar(Experiment):
                 return {"bpc": bpc}
 
             autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
-            # the training steps may run compiled; evaluation and sampling use the eager module (same weights)
-            step_model = torch.compile(model, mode=cfg.compile) if name == "gpt" and cfg.compile else model
-            graphs = name == "gpt" and cudagraph_steps(cfg.compile, dev)
 
-            def loss_fn(m: torch.nn.Module, w: torch.Tensor, step_model=step_model, graphs=graphs) -> torch.Tensor:
-                if graphs:  # a new step: the CUDA graphs may reuse the last step's output memory
-                    torch.compiler.cudagraph_mark_step_begin()
+            def loss_fn(m: torch.nn.Module, w: torch.Tensor) -> torch.Tensor:
                 with autocast:
-                    return lm_loss(step_model, w)
+                    return lm_loss(m, w)
 
             runs[name] = train_steps(
                 name, model, opt, batch_fn, loss_fn, cfg.steps, ctx, scheduler=sched,
                 checkpoint_every=cfg.checkpoint_every, max_seconds=cfg.max_train_seconds,
                 eval_fn=evaluate, eval_every=cfg.eval_every,
+                compile=cfg.compile if name == "gpt" else None,  # only the GPT's steps; evaluation stays eager
             )
             evaluate(runs[name].steps)
             curves[name] = points

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import torch
 
 from adlab.core import checkpoint as ckpt
-from adlab.core.context import RunContext
+from adlab.core.context import COMPILE_MODES, RunContext, cudagraph_steps
 from adlab.core.seeding import rng_state, set_rng_state
 
 __all__ = ["LoopResult", "train_steps", "warmup_cosine"]
@@ -60,6 +60,7 @@ def train_steps(
     log_every: int = 50,
     eval_fn: Callable[[int], dict[str, float]] | None = None,
     eval_every: int = 0,
+    compile: str | None = None,
 ) -> LoopResult:
     """Train ``model`` for ``n_steps`` steps (or until ``max_seconds`` of training time).
 
@@ -70,7 +71,13 @@ def train_steps(
         checkpoint_every: steps between checkpoints (0: only the final one).
         max_seconds: stop when this much wall-clock time has been spent training (None: never).
         eval_fn: ``step -> metrics``, logged under split ``"val"`` every ``eval_every`` steps.
+        compile: a ``torch.compile`` mode for the training steps (None: eager); ``loss_fn`` then
+            receives the compiled wrapper, while checkpoints and ``eval_fn`` use ``model`` itself.
     """
+    if compile is not None and compile not in COMPILE_MODES:
+        raise ValueError(f"compile must be None or one of {', '.join(COMPILE_MODES)}, got {compile!r}")
+    step_model = torch.compile(model, mode=compile) if compile is not None else model
+    graphs = cudagraph_steps(compile, next(model.parameters()).device)
     folder = ctx.checkpoint_dir(name)
     step, seconds, losses, by_budget, done = 0, 0.0, [], False, False
     if ctx.resume:
@@ -110,7 +117,9 @@ def train_steps(
                 break
             model.train()
             t0 = time.perf_counter()
-            loss = loss_fn(model, batch_fn(step))
+            if graphs:  # a new step: the CUDA graphs may reuse the last step's output memory
+                torch.compiler.cudagraph_mark_step_begin()
+            loss = loss_fn(step_model, batch_fn(step))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:

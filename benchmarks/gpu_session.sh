@@ -12,7 +12,9 @@
 # NAME:KEY=VALUE,KEY=VALUE changes fields of the full preset, e.g. vision.resnet-vs-plain:epochs=8),
 # BENCH=0 (skip the benchmarks), GPT_SPEED_ARGS (more gpt_speed options, e.g. "--fused-adamw
 # --compile-mode max-autotune-no-cudagraphs"), GPT_SPEED_S (its time limit, default 170), VISION_SPEED=0 (skip
-# vision_speed).
+# vision_speed), COMPILE_CHECK=1 (first run a smoke preset with compile=reduce-overhead on the
+# card; if it fails, drop every compile=... setting from JOBS and run those jobs eagerly),
+# KEEP_CHECKPOINTS=1 (also pack the checkpoints of runs the deadline cut off, to resume later).
 set -u
 T0=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-540}
@@ -47,22 +49,36 @@ echo "vision_speed rc=$? at $(( $(date +%s) - T0 )) s"; tail -n 20 "$OUT/logs/vi
 fi
 fi
 
+# 1b. does a compiled (CUDA-graph) training step work on this card? If not, run the jobs eagerly.
+if [ "${COMPILE_CHECK:-0}" != 0 ]; then
+  timeout 240 $PY -m adlab run vision.fashion-leaderboard --preset smoke --device "$DEV" --set models=resnet20 \
+    --set compile=reduce-overhead --set amp=true --out runs/gpu/compile-check >"$OUT/logs/compile-check.log" 2>&1
+  rc=$?; echo "compile check rc=$rc at $(( $(date +%s) - T0 )) s"; tail -n 5 "$OUT/logs/compile-check.log"
+  if [ $rc != 0 ]; then JOBS=$(echo "$JOBS" | sed -E 's/,?compile=[a-z-]+//g; s/:,/:/g; s/:( |$)/\1/g'); echo "running eagerly: $JOBS"; fi
+fi
+
 # 2. the full presets side by side, two CPU threads each, stopped at the deadline
 pids=()
 for job in $JOBS; do
   name=${job%%:*}; sets=()
   if [ "$job" != "$name" ]; then IFS=, read -ra kv <<<"${job#*:}"; for s in "${kv[@]}"; do sets+=(--set "$s"); done; fi
+  [ "$(left)" -gt 10 ] || { echo "no time left for $name"; pids+=(""); continue; }
   OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --preset "$PRESET" --device "$DEV" \
     "${sets[@]}" --out "runs/gpu/$name" >"$OUT/logs/$name.log" 2>&1 &
   pids+=($!)
 done
 i=0
 for job in $JOBS; do
-  wait "${pids[$i]}"; echo "$job rc=$? at $(( $(date +%s) - T0 )) s"; i=$((i + 1))
+  if [ -n "${pids[$i]}" ]; then wait "${pids[$i]}"; echo "$job rc=$? at $(( $(date +%s) - T0 )) s"; fi
+  i=$((i + 1))
 done
 
 # 3. pack: run directories without checkpoints, and the logs
 tar -czf "$OUT/runs.tar.gz" --exclude='*.safetensors' --exclude='checkpoints' runs/gpu 2>/dev/null
+if [ "${KEEP_CHECKPOINTS:-0}" != 0 ]; then  # runs without a verdict keep their checkpoints, for --resume
+  for d in runs/gpu/*/; do [ -f "$d/verdict.json" ] || tar -rf "$OUT/checkpoints.tar" "$d" 2>/dev/null; done
+  [ -f "$OUT/checkpoints.tar" ] && ls -la "$OUT/checkpoints.tar"
+fi
 tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"
 ls -la "$OUT"
 echo "done at $(( $(date +%s) - T0 )) s"

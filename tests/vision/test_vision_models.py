@@ -157,6 +157,41 @@ def test_vgg_small_flat_keeps_the_whole_3x3_map():
         create_model("vgg_small", pooled=0, **kw)
 
 
+def test_vgg_small_fast_pools_before_batch_norm():
+    kw = dict(num_classes=10, in_channels=1, image_size=28)
+    fast = create_model("vgg_small_fast", **kw)
+    flat = create_model("vgg_small_flat", **kw)
+    # the same layers, conv biases removed (BN cancels them): 104,650 - (32 + 64 + 128)
+    assert count_parameters(fast) == count_parameters(flat) - 224 == 104_426
+    kinds = [type(m).__name__ for m in fast.features]
+    assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] * 3
+    # In eval mode with BN scales > 0, BN and ReLU are increasing per channel, so they commute with
+    # the max-pool: copied into vgg_small_flat (zero conv biases), both orders give the same logits.
+    torch.manual_seed(0)
+    for m in fast.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 2.0)
+            m.bias.data.normal_()
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+    convs_f = [m for m in fast.features if isinstance(m, torch.nn.Conv2d)]
+    convs_r = [m for m in flat.features if isinstance(m, torch.nn.Conv2d)]
+    bns_f = [m for m in fast.features if isinstance(m, torch.nn.BatchNorm2d)]
+    bns_r = [m for m in flat.features if isinstance(m, torch.nn.BatchNorm2d)]
+    for cf, cr in zip(convs_f, convs_r):
+        cr.weight.data.copy_(cf.weight.data)
+        cr.bias.data.zero_()
+    for bf, br in zip(bns_f, bns_r):
+        br.load_state_dict(bf.state_dict())
+    flat.classifier.load_state_dict(fast.classifier.state_dict())
+    x = torch.randn(4, 1, 28, 28)
+    torch.testing.assert_close(fast.eval()(x), flat.eval()(x), atol=1e-5, rtol=1e-5)
+    # in training mode BN's statistics come from the pooled map, so the two differ
+    assert not torch.allclose(fast.train()(x), flat.train()(x), atol=1e-3)
+    with pytest.raises(ValueError, match="batch_norm"):
+        create_model("vgg11", pool_first=True, **kw)
+
+
 def test_plain_twin_has_no_shortcut():
     torch.manual_seed(0)
     plain = create_model("plain20", num_classes=10, in_channels=1, image_size=28)

@@ -15,8 +15,9 @@ Needs the Fashion-MNIST files (``adlab data fetch fashion-mnist``).
 
     python benchmarks/vision_speed.py --models lenet5 vgg_small resnet20 --json out.json
     python benchmarks/vision_speed.py --time-to 0.93 --recipe-models resnet20 --epochs 4
-    python benchmarks/vision_speed.py --models vgg_small_flat --amp --time-to 0.93 --recipe-models vgg_small_flat \
-        --epochs 6 --recipe-batch 128 --recipe-lr 0.2 --tta
+    # the CPU speed target (93% in <= 90 s on 2 cores; 77 s, 0.932 flip-averaged in docs/vision.md):
+    python benchmarks/vision_speed.py --models vgg_small_flat vgg_small_fast --amp --time-to 0.93 \
+        --recipe-models vgg_small_fast --epochs 6 --recipe-batch 128 --recipe-lr 0.2 --tta
 """
 
 from __future__ import annotations

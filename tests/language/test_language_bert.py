@@ -155,3 +155,43 @@ def test_mean_pooling_ignores_padding():
     torch.testing.assert_close(logits, manual)
     with pytest.raises(ValueError):
         BertClassifier(enc, n_classes=3, pooling="max")
+
+
+def test_a_finished_pretraining_is_reused_exactly_and_mismatches_are_refused(tmp_path):
+    from adlab.core import runner
+    from adlab.core.errors import ConfigError
+
+    runner.run("language.bert-finetune", preset="smoke", out=tmp_path / "finetune", device="cpu")
+    own = runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "own", device="cpu")
+    reused = runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "reused", device="cpu",
+                        overrides={"pretrained": str(tmp_path / "finetune")})
+    # pretraining is deterministic given its settings and seed: the reused encoder is the same one
+    a, b = own.results["metrics"], reused.results["metrics"]
+    assert {k: v for k, v in a.items() if k != "pretrain_seconds"} == {k: v for k, v in b.items() if k != "pretrain_seconds"}
+    assert not (tmp_path / "reused" / "checkpoint" / "bert").exists()  # nothing was pretrained
+    # and the loaded weights are the source's final checkpoint, not a fresh initialisation
+    from adlab.core import checkpoint as ckpt
+    from adlab.core.context import RunContext
+    from adlab.core.registry import REGISTRY
+    from adlab.language.experiments_bert import pretrain_bert
+
+    cfg = REGISTRY.get("language.contextual-senses").config("smoke", {"pretrained": str(tmp_path / "finetune")})
+    ctx = RunContext(out=tmp_path / "direct", experiment="test", preset="smoke", seed=0, device=torch.device("cpu"))
+    model, _, run = pretrain_bert(cfg, ctx)
+    saved, state = ckpt.load(tmp_path / "finetune" / "checkpoint" / "bert")
+    assert run.steps == state["step"] == cfg.steps
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, saved[f"model.{k}"], rtol=0, atol=0)
+    torch.manual_seed(0)
+    fresh = type(model)(model.cfg)
+    assert not torch.equal(fresh.encoder.tok_emb.weight, model.encoder.tok_emb.weight)
+    with pytest.raises(ConfigError, match="d_model 16 there, 32 here"):
+        runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "x", device="cpu",
+                   overrides={"pretrained": str(tmp_path / "finetune"), "d_model": 32})
+    with pytest.raises(ConfigError, match="seed 0 there, 1 here"):
+        runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "y", device="cpu", seed=1,
+                   overrides={"pretrained": str(tmp_path / "finetune")})
+    with pytest.raises(ConfigError, match="no readable config.json"):
+        runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "z", device="cpu",
+                   overrides={"pretrained": str(tmp_path / "missing")})
+    assert not any((tmp_path / d).exists() for d in "xyz")  # refused runs leave no folder

@@ -4,12 +4,16 @@ contextual vectors tell the senses of one word apart where a static vector canno
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from adlab.core import Experiment, ModelCard, Results, RunContext, check, experiment, param, verdict
+from adlab.core import checkpoint as ckpt
+from adlab.core.errors import ConfigError
 from adlab.core.seeding import generator
 from adlab.data import shakespeare
 from adlab.language.bert import IGNORE_INDEX, BertClassifier, BertConfig, BertEncoder, BertForPretraining, mask_tokens
@@ -36,8 +40,14 @@ class PretrainConfig:
     steps: int = param(600, "pretraining steps (masked LM + next-sentence prediction)", ge=1)
     lr: float = param(1e-3, "peak AdamW learning rate of pretraining (warm-up 10%, cosine decay)", gt=0)
     checkpoint_every: int = param(200, "pretraining steps between checkpoints (0: only the final one)", ge=0)
+    pretrained: str | None = param(
+        None, "folder of a finished bert-finetune or contextual-senses run with the same pretraining settings and seed: "
+        "reuse its pretrained encoder instead of pretraining again"
+    )
 
 
+PRETRAINED_BY = ("language.bert-finetune", "language.contextual-senses")
+PRETRAIN_FIELDS = tuple(f.name for f in fields(PretrainConfig) if f.name not in ("checkpoint_every", "pretrained"))
 PRETRAIN_FULL = {"vocab_size": 8000, "norm": "post", "dropout": 0.1, "n_layer": 4, "d_model": 256, "batch_size": 128, "steps": 20000, "lr": 5e-4, "checkpoint_every": 2000}
 PRETRAIN_SMOKE = {"vocab_size": 300, "max_line": 8, "n_layer": 1, "n_head": 2, "d_model": 16, "batch_size": 8, "steps": 10, "checkpoint_every": 0}
 
@@ -78,22 +88,55 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
         d_model=cfg.d_model, dropout=cfg.dropout, norm=cfg.norm, pad_id=pad,
     )
     model = BertForPretraining(bert_cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    run = train_steps(
-        "bert", model, opt, batch_fn, pretraining_loss, cfg.steps, ctx,
-        scheduler=warmup_cosine(opt, max(1, cfg.steps // 10), cfg.steps), checkpoint_every=cfg.checkpoint_every,
-    )
+    if cfg.pretrained is not None:
+        run = load_pretrained(model, cfg, ctx.seed)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+        run = train_steps(
+            "bert", model, opt, batch_fn, pretraining_loss, cfg.steps, ctx,
+            scheduler=warmup_cosine(opt, max(1, cfg.steps // 10), cfg.steps), checkpoint_every=cfg.checkpoint_every,
+        )
     model.eval()
     ctx.add_model_card(ModelCard(
         name="bert-mini", architecture=f"BERT encoder: {cfg.n_layer} {cfg.norm}-LN blocks, {cfg.n_head} heads, width {cfg.d_model}, {tok.vocab_size} word tokens",
         parameters=sum(p.numel() for p in model.parameters()),
         data=f"spoken lines of the {len(plays)} Shakespeare training works, as consecutive line pairs",
-        training={"objectives": "masked LM (15%, 80/10/10) + next-sentence prediction", "steps": run.steps, "batch": cfg.batch_size, "lr": cfg.lr, "seconds": round(run.seconds, 1)},
+        training={"objectives": "masked LM (15%, 80/10/10) + next-sentence prediction", "steps": run.steps, "batch": cfg.batch_size, "lr": cfg.lr,
+                  "seconds": round(run.seconds, 1), **({"reused_from": cfg.pretrained} if cfg.pretrained else {})},
         metrics={"final_pretraining_loss": sum(run.losses[-50:]) / max(1, len(run.losses[-50:]))},
         intended_use="Teaching: pretraining then fine-tuning on a small labelled task; probing contextual vectors.",
         limitations="Tiny, briefly trained, early-modern English only; lower-cased words, rare words are [UNK].",
     ))
     return model, tok, run
+
+
+def load_pretrained(model: BertForPretraining, cfg: PretrainConfig, seed: int) -> LoopResult:
+    """Load the final pretraining checkpoint of the run in ``cfg.pretrained`` into ``model``.
+
+    The run must be a finished pretraining of one of :data:`PRETRAINED_BY` with the same
+    pretraining fields and seed, so the encoder is the one this run would have trained itself
+    (pretraining is deterministic given those). Anything else is a :class:`ConfigError`.
+    """
+    src = Path(cfg.pretrained)
+    where = f"pretrained={cfg.pretrained}"
+    try:
+        saved = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"{where}: no readable config.json there (give the folder of a {' or '.join(PRETRAINED_BY)} run)") from None
+    if saved.get("experiment") not in PRETRAINED_BY:
+        raise ConfigError(f"{where}: a {saved.get('experiment')} run; its encoder must come from {' or '.join(PRETRAINED_BY)}")
+    theirs = saved.get("config", {})
+    diffs = [f"{k} {theirs.get(k)!r} there, {getattr(cfg, k)!r} here" for k in PRETRAIN_FIELDS if theirs.get(k) != getattr(cfg, k)]
+    if saved.get("seed") != seed:
+        diffs.append(f"seed {saved.get('seed')!r} there, {seed!r} here")
+    if diffs:
+        raise ConfigError(f"{where} was pretrained differently: {'; '.join(diffs)}")
+    loaded = ckpt.load(src / "checkpoint" / "bert")
+    if loaded is None or not loaded[1].get("done") or loaded[1].get("step") != cfg.steps:
+        raise ConfigError(f"{where}: no finished pretraining checkpoint there (resume that run first)")
+    tensors, state = loaded
+    ckpt.load_module(model, tensors, "model")
+    return LoopResult(steps=state["step"], seconds=state["seconds"], losses=list(state["losses"]), stopped_by_budget=state["stopped_by_budget"])
 
 
 def _encode_single(tok: WordTokenizer, texts: list[str], max_len: int) -> torch.Tensor:

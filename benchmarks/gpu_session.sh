@@ -14,7 +14,8 @@
 # --compile-mode max-autotune-no-cudagraphs"), GPT_SPEED_S (its time limit, default 170), VISION_SPEED=0 (skip
 # vision_speed), COMPILE_CHECK=1 (first run a smoke preset with compile=reduce-overhead on the
 # card; if it fails, drop every compile=... setting from JOBS and run those jobs eagerly),
-# KEEP_CHECKPOINTS=1 (also pack the checkpoints of runs the deadline cut off, to resume later).
+# KEEP_CHECKPOINTS=1 (also pack each run the deadline cut off as $OUT/ckpt-NAME.tar, if under 16 MiB: to
+# resume it in a later call, unpack it here and carry runs/gpu/NAME, then JOBS="NAME:resume" ...).
 set -u
 T0=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-540}
@@ -63,8 +64,8 @@ for job in $JOBS; do
   name=${job%%:*}; sets=()
   if [ "$job" != "$name" ]; then IFS=, read -ra kv <<<"${job#*:}"; for s in "${kv[@]}"; do sets+=(--set "$s"); done; fi
   [ "$(left)" -gt 10 ] || { echo "no time left for $name"; pids+=(""); continue; }
-  OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --preset "$PRESET" --device "$DEV" \
-    "${sets[@]}" --out "runs/gpu/$name" >"$OUT/logs/$name.log" 2>&1 &
+  if [ "${sets[*]:-}" = "--set resume" ]; then run_args=(--resume "runs/gpu/$name"); else run_args=(--preset "$PRESET" "${sets[@]}" --out "runs/gpu/$name"); fi
+  OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --device "$DEV" "${run_args[@]}" >"$OUT/logs/$name.log" 2>&1 &
   pids+=($!)
 done
 i=0
@@ -75,9 +76,13 @@ done
 
 # 3. pack: run directories without checkpoints, and the logs
 tar -czf "$OUT/runs.tar.gz" --exclude='*.safetensors' --exclude='checkpoints' runs/gpu 2>/dev/null
-if [ "${KEEP_CHECKPOINTS:-0}" != 0 ]; then  # runs without a verdict keep their checkpoints, for --resume
-  for d in runs/gpu/*/; do [ -f "$d/verdict.json" ] || tar -rf "$OUT/checkpoints.tar" "$d" 2>/dev/null; done
-  [ -f "$OUT/checkpoints.tar" ] && ls -la "$OUT/checkpoints.tar"
+if [ "${KEEP_CHECKPOINTS:-0}" != 0 ]; then  # runs without a verdict keep their run folder, to resume later
+  # one tar per run, since at most 16 MiB per file come back from the device (BERT's runs do not fit)
+  for d in runs/gpu/*/; do
+    n=$(basename "$d"); [ -f "$d/verdict.json" ] && continue
+    tar -cf "$OUT/ckpt-$n.tar" "$d" 2>/dev/null
+    if [ "$(stat -c %s "$OUT/ckpt-$n.tar")" -gt $((16 * 1024 * 1024)) ]; then echo "ckpt-$n.tar is over 16 MiB: dropped"; rm -f "$OUT/ckpt-$n.tar"; fi
+  done
 fi
 tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"
 ls -la "$OUT"

@@ -14,9 +14,12 @@ Two timings per contender: the median of single steps, each between two device s
 (``step``), and the throughput of ``--steps`` steps run back to back with one synchronisation at
 each end (``loop``), as a training loop that does not read the loss every step runs them; on a
 GPU the loop lets the host queue the next step's kernels while the card still works, so
-launch-bound configurations gain. ``tokens_per_s`` is the loop figure.
+launch-bound configurations gain. ``tokens_per_s`` is the loop figure; with ``--rounds R`` it is
+the median of R more loops in which the contenders take turns, so that a machine whose speed
+drifts (a shared CPU) slows all of them alike.
 
-On a GPU, ``--dtype bf16`` trains under bf16 autocast. FLOPs per token follow the usual
+``--dtype bf16`` trains under bf16 autocast (on a GPU, or on a CPU with bf16 kernels, e.g. AVX512-BF16);
+``--dtype fp32 bf16`` times every contender in both, in the same process (names ``...@bf16``). FLOPs per token follow the usual
 estimate $6N + 12 L H Q T$ ($N$ parameters without the position table, $L$ layers, $H$ heads,
 $Q$ head width, $T$ context); model-FLOPs utilisation (MFU) is achieved FLOP/s over
 ``--peak-tflops`` (default: 989 for H100/H200 bf16 dense, none on a CPU).
@@ -26,6 +29,7 @@ issue's CPU target: >= 24k tokens/s); ``gpu`` is 6 layers, 6 heads, 384 channels
 batch 64 (target on an H200 in bf16: >= 2.0M tokens/s).
 
     python benchmarks/gpt_speed.py --preset cpu --steps 30 --json out.json
+    python benchmarks/gpt_speed.py --preset cpu --dtype fp32 bf16 --fused-adamw --steps 50 --rounds 5
     python benchmarks/gpt_speed.py --preset gpu --device cuda --dtype bf16 --compile --json out.json
 """
 
@@ -36,6 +40,7 @@ import contextlib
 import json
 import statistics
 import time
+from typing import Callable
 
 import torch
 
@@ -57,13 +62,11 @@ def flops_per_token(model: GPT) -> float:
     return 6 * n + 12 * c.n_layer * c.n_head * (c.d_model // c.n_head) * c.block_size
 
 
-def train_speed(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int, autocast,
-    fused: bool = False, cudagraphs: bool = False,
-) -> dict:
-    """Train for ``warmup`` + ``steps`` synchronised AdamW steps (median step time), then ``steps``
-    more back to back (loop throughput). ``fused``: torch's single-kernel AdamW instead of the
-    per-parameter loop; ``cudagraphs``: mark each step's start for a CUDA-graph compile mode."""
+def make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, autocast, fused: bool = False,
+              cudagraphs: bool = False) -> Callable[[], torch.Tensor]:
+    """One AdamW training step of ``model`` on ``(x, y)`` as a closure returning the loss. ``fused``:
+    torch's single-kernel AdamW instead of the per-parameter loop; ``cudagraphs``: mark each step's
+    start for a CUDA-graph compile mode."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, **({"fused": True} if fused else {}))
 
     def step() -> torch.Tensor:
@@ -76,6 +79,26 @@ def train_speed(
         opt.step()
         return loss.detach()
 
+    return step
+
+
+def loop_seconds(step: Callable[[], torch.Tensor], steps: int, device: torch.device) -> tuple[float, torch.Tensor]:
+    """Seconds per step of ``steps`` steps run back to back, one synchronisation at each end; the last loss."""
+    synchronize(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    synchronize(device)
+    return (time.perf_counter() - t) / steps, loss
+
+
+def train_speed(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int, autocast,
+    fused: bool = False, cudagraphs: bool = False,
+) -> dict:
+    """Train for ``warmup`` + ``steps`` synchronised AdamW steps (median step time), then ``steps``
+    more back to back (loop throughput); the step closure comes back under ``"step"``."""
+    step = make_step(model, x, y, autocast, fused, cudagraphs)
     times = []
     for i in range(warmup + steps):
         synchronize(x.device)
@@ -84,22 +107,18 @@ def train_speed(
         synchronize(x.device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
-    synchronize(x.device)
-    t = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    synchronize(x.device)
-    loop = (time.perf_counter() - t) / steps
+    loop, loss = loop_seconds(step, steps, x.device)
     median = statistics.median(times)
     return {"median_step_s": median, "step_tokens_per_s": x.numel() / median, "loop_step_s": loop,
-            "tokens_per_s": x.numel() / loop, "final_loss": float(loss)}
+            "tokens_per_s": x.numel() / loop, "final_loss": float(loss), "step": step}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    ap.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="bf16: autocast (GPU)")
+    ap.add_argument("--dtype", nargs="+", choices=("fp32", "bf16"), default=["fp32"],
+                    help="bf16: autocast (GPU, or a CPU with bf16 kernels); several: every contender in each")
     ap.add_argument("--compile", action="store_true", help="also time the SDPA model under torch.compile")
     ap.add_argument("--compile-mode", nargs="+", default=["default"], choices=COMPILE_MODES,
                     help="torch.compile mode(s), one contender each (reduce-overhead and max-autotune: CUDA graphs)")
@@ -107,43 +126,51 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=65, help="vocabulary size (Shakespeare characters: 65)")
     ap.add_argument("--steps", type=int, default=30, help="timed training steps per contender")
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="after every contender's own timing, R more loops of --steps steps, the contenders taking turns; "
+                         "tokens/s is then the median over the rounds (for machines whose speed drifts)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="peak FLOP/s of the device for MFU (TFLOP/s)")
     ap.add_argument("--json", help="write the results to this path")
     args = ap.parse_args()
-    for k in ("vocab", "steps"):
+    for k in ("vocab", "steps", "rounds"):
         if getattr(args, k) < 1:
             ap.error(f"--{k} must be >= 1")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error("--device cuda: no CUDA GPU is available")
-    if args.dtype == "bf16" and not args.device.startswith("cuda"):
-        ap.error("--dtype bf16 is for a GPU (bf16 autocast on a CPU is slower than fp32)")
     device = torch.device(args.device)
     p = PRESETS[args.preset]
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    dtypes = list(dict.fromkeys(args.dtype))
     peak = args.peak_tflops
-    if peak is None and gpu is not None and args.dtype == "bf16":
+    if peak is None and gpu is not None and dtypes == ["bf16"]:
         peak = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in gpu), None)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
 
-    def autocast():
-        if args.dtype == "bf16":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    def autocast_for(dtype: str):
+        def autocast():
+            if dtype == "bf16":
+                return torch.autocast(device.type, dtype=torch.bfloat16)
+            return contextlib.nullcontext()
+        return autocast
 
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, args.vocab, (p["batch"], p["block_size"]), generator=g).to(device)
     y = torch.randint(0, args.vocab, (p["batch"], p["block_size"]), generator=g).to(device)
     modes = list(dict.fromkeys(args.compile_mode))
-    contenders: dict[str, tuple[bool, str | None]] = {"written": (False, None), "sdpa": (True, None)}
-    if args.compile:
-        for mode in modes:
-            contenders["sdpa+compile" if len(modes) == 1 else f"sdpa+compile[{mode}]"] = (True, mode)
-    info = {"preset": args.preset, **p, "device": str(device), "gpu": gpu, "dtype": args.dtype, "torch": torch.__version__,
+    contenders: dict[str, tuple[bool, str | None, str]] = {}
+    for dtype in dtypes:
+        tag = "" if len(dtypes) == 1 else f"@{dtype}"
+        contenders[f"written{tag}"] = (False, None, dtype)
+        contenders[f"sdpa{tag}"] = (True, None, dtype)
+        if args.compile:
+            for mode in modes:
+                contenders[("sdpa+compile" if len(modes) == 1 else f"sdpa+compile[{mode}]") + tag] = (True, mode, dtype)
+    info = {"preset": args.preset, **p, "device": str(device), "gpu": gpu, "dtype": dtypes if len(dtypes) > 1 else dtypes[0], "torch": torch.__version__,
             "threads": torch.get_num_threads(), "vocab": args.vocab, "steps": args.steps, "warmup": args.warmup,
-            "fused_adamw": args.fused_adamw, "compile_modes": modes if args.compile else None, "peak_tflops": peak}
-    results, fpt = {}, None
-    for name, (fast, mode) in contenders.items():
+            "fused_adamw": args.fused_adamw, "rounds": 1, "compile_modes": modes if args.compile else None, "peak_tflops": peak}
+    results, fpt, step_fns = {}, None, {}
+    for name, (fast, mode, dtype) in contenders.items():
         cfg = GPTConfig(vocab_size=args.vocab, block_size=p["block_size"], n_layer=p["n_layer"], n_head=p["n_head"],
                         d_model=p["d_model"], fast_attention=fast)
         torch.manual_seed(0)
@@ -152,18 +179,20 @@ def main() -> None:
         run = torch.compile(model, mode=mode) if mode else model
         t0 = time.perf_counter()
         try:
-            r = train_speed(run, x, y, args.steps, args.warmup + (10 if mode else 0), autocast, fused=args.fused_adamw,
+            r = train_speed(run, x, y, args.steps, args.warmup + (10 if mode else 0), autocast_for(dtype), fused=args.fused_adamw,
                             cudagraphs=cudagraph_steps(mode, device))
         except Exception as e:  # a compile mode that fails here must not cost the others' numbers
             if not mode:
                 raise
             print(f"{name}: failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", flush=True)
             continue
+        step_fns[name] = r.pop("step")
         r["wall_s"] = time.perf_counter() - t0  # compilation included
         r["tflops"] = r["tokens_per_s"] * fpt / 1e12
         if peak:
             r["mfu"] = r["tflops"] / peak
-        r["ratio_to_written"] = r["tokens_per_s"] / results["written"]["tokens_per_s"] if results else 1.0
+        r["dtype"] = dtype
+        r["ratio_to_written"] = r["tokens_per_s"] / next(iter(results.values()))["tokens_per_s"] if results else 1.0
         results[name] = r
         print(f"{name}: {r['tokens_per_s']:,.0f} tokens/s (loop), {1000 * r['median_step_s']:.2f} ms per synchronised step, "
               f"{r['wall_s']:.0f} s", flush=True)
@@ -171,8 +200,28 @@ def main() -> None:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump({"settings": {**info, "flops_per_token": fpt}, "results": results}, f, indent=2)
 
+    if args.rounds > 1 and results:  # the contenders take turns, so a drift in machine speed hits all alike
+        per_round: dict[str, list[float]] = {k: [] for k in results}
+        for _ in range(args.rounds):
+            for k in results:
+                per_round[k].append(x.numel() / loop_seconds(step_fns[k], args.steps, device)[0])
+        first = next(iter(results))
+        for k, r in results.items():
+            r["tokens_per_s_rounds"] = per_round[k]
+            r["tokens_per_s"] = statistics.median(per_round[k])
+            r["loop_step_s"] = x.numel() / r["tokens_per_s"]
+            r["tflops"] = r["tokens_per_s"] * fpt / 1e12
+            if peak:
+                r["mfu"] = r["tflops"] / peak
+        for r in results.values():
+            r["ratio_to_written"] = r["tokens_per_s"] / results[first]["tokens_per_s"]
+        info["rounds"] = args.rounds
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump({"settings": {**info, "flops_per_token": fpt}, "results": results}, f, indent=2)
+
     print(f"GPT training, preset {args.preset} ({p['n_layer']} layers, {p['n_head']} heads, {p['d_model']} channels, "
-          f"context {p['block_size']}, batch {p['batch']}), device={device}{f' ({gpu})' if gpu else ''}, {args.dtype}, "
+          f"context {p['block_size']}, batch {p['batch']}), device={device}{f' ({gpu})' if gpu else ''}, {' and '.join(dtypes)}, "
           f"{torch.get_num_threads()} threads, {fpt / 1e6:.2f} MFLOPs/token{', fused AdamW' if args.fused_adamw else ''}"
           f"{f', compile mode {args.compile_mode[0]}' if args.compile and modes != ['default'] and len(modes) == 1 else ''}")
     w = max(map(len, results))
@@ -183,7 +232,7 @@ def main() -> None:
               f"{r['tflops']:>8.3f}  {mfu:>6}  {r['ratio_to_written']:>10.2f}")
     best = max(results.values(), key=lambda r: r["tokens_per_s"])["tokens_per_s"]
     print(f"issue target for this preset: >= {p['target']:,} tokens/s ({'met' if best >= p['target'] else 'not met'} by the fastest path here"
-          f"{'' if args.preset == 'cpu' or (gpu and 'H200' in gpu and args.dtype == 'bf16') else '; the target is stated for an H200 in bf16'})")
+          f"{'' if args.preset == 'cpu' or (gpu and 'H200' in gpu and 'bf16' in dtypes) else '; the target is stated for an H200 in bf16'})")
     if args.json:
         print(f"wrote {args.json}")
 

@@ -34,15 +34,19 @@ def test_flops_per_token_is_6n_plus_attention_term():
 @pytest.mark.slow
 def test_bench_runs_and_both_attention_paths_train_identically(tmp_path):
     out = tmp_path / "gpt.json"
-    p = subprocess.run([sys.executable, str(BENCH), "--preset", "cpu", "--steps", "2", "--warmup", "1", "--json", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run([sys.executable, str(BENCH), "--preset", "cpu", "--steps", "2", "--warmup", "1", "--dtype", "fp32", "bf16",
+                        "--rounds", "2", "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(out.read_text())["results"]
-    assert set(r) == {"written", "sdpa"}
-    assert r["written"]["final_loss"] == pytest.approx(r["sdpa"]["final_loss"], abs=1e-4)
-    assert all(v["tokens_per_s"] > 0 for v in r.values())
-    bad = subprocess.run([sys.executable, str(BENCH), "--dtype", "bf16"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "bf16" in bad.stderr
+    assert set(r) == {"written@fp32", "sdpa@fp32", "written@bf16", "sdpa@bf16"}
+    assert r["written@fp32"]["final_loss"] == pytest.approx(r["sdpa@fp32"]["final_loss"], abs=1e-4)
+    # bf16 autocast (here on the CPU) computes the same steps to bf16's precision
+    assert r["sdpa@bf16"]["final_loss"] == pytest.approx(r["sdpa@fp32"]["final_loss"], rel=0.02)
+    assert r["sdpa@bf16"]["dtype"] == "bf16" and all(v["tokens_per_s"] > 0 for v in r.values())
+    assert all(len(v["tokens_per_s_rounds"]) == 2 for v in r.values())  # the contenders took turns twice
+    assert r["written@fp32"]["ratio_to_written"] == 1.0
+    bad = subprocess.run([sys.executable, str(BENCH), "--dtype", "fp16"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "fp16" in bad.stderr
 
 
 def test_fused_adamw_trains_like_the_per_parameter_loop():

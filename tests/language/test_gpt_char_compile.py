@@ -1,4 +1,4 @@
-"""language.gpt-char's ``compile`` option: the compiled GPT trains to the same numbers as eager mode."""
+"""language.gpt-char's ``compile`` and ``amp`` options: compiled or bf16 training gives the eager fp32 numbers."""
 
 import json
 
@@ -21,3 +21,15 @@ def test_unknown_compile_mode_is_refused(tmp_path):
     with pytest.raises(Exception, match="compile"):
         runner.run("language.gpt-char", preset="smoke", out=tmp_path / "bad", device="cpu", overrides={"compile": "fast"})
     assert not (tmp_path / "bad" / "results.json").exists()
+
+
+def test_bf16_autocast_on_the_cpu_trains_like_fp32(tmp_path):
+    """``amp=True`` on a CPU: both models train in bf16 autocast to the fp32 numbers within bf16's precision."""
+    metrics = {}
+    for amp in (False, True):
+        out = tmp_path / str(amp)
+        runner.run("language.gpt-char", preset="smoke", out=out, device="cpu", overrides={"amp": amp, "sample_chars": 0})
+        metrics[amp] = json.loads((out / "results.json").read_text())["metrics"]
+    for k in ("gpt_val_bpc", "lstm_val_bpc"):
+        assert metrics[True][k] == pytest.approx(metrics[False][k], rel=0.02)
+        assert metrics[True][k] != metrics[False][k]  # it did run in another precision

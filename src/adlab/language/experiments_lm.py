@@ -62,6 +62,10 @@ class GptCharConfig:
     train_budget_s: float | None = param(60.0, "the issue's budget for the GPT's training seconds on a CPU (quick: 60; None: no budget)", gt=0, threshold=True)
     checkpoint_every: int = param(500, "steps between checkpoints (0: only the final one)", ge=0)
     sample_chars: int = param(300, "characters sampled from the trained GPT for the report", ge=0)
+    amp: bool | None = param(
+        None, "bf16 autocast in both models' training steps: None = on a GPU only; True = also on a CPU with bf16 "
+        "kernels (there the GPT uses the written-out attention, faster than torch's SDPA in bf16); False = never"
+    )
     compile: str | None = param(
         None, "torch.compile mode of the GPT's training steps: None (eager), 'default', 'reduce-overhead' "
         "(CUDA graphs; the fastest on a GPU, see benchmarks/gpt_speed.py) or 'max-autotune'",
@@ -103,9 +107,10 @@ class GptChar(Experiment):
         def batch_fn(step: int) -> torch.Tensor:
             return sample_windows(data["train"], cfg.batch_size, T + 1, generator(ctx.seed, 1, step)).to(dev)
 
+        amp = dev.type == "cuda" if cfg.amp is None else cfg.amp
         gpt_cfg = GPTConfig(
             vocab_size=V, block_size=T, n_layer=cfg.n_layer, n_head=cfg.n_head, d_model=cfg.d_model,
-            dropout=cfg.dropout, fast_attention=True,
+            dropout=cfg.dropout, fast_attention=not (amp and dev.type == "cpu"),  # see benchmarks/gpt_speed.py
         )
         torch.manual_seed(ctx.seed)
         gpt = GPT(gpt_cfg).to(dev)
@@ -126,7 +131,7 @@ class GptChar(Experiment):
                 points.append({"step": step, "val_bpc": bpc})
                 return {"bpc": bpc}
 
-            autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
+            autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
             def loss_fn(m: torch.nn.Module, w: torch.Tensor) -> torch.Tensor:
                 with autocast:

@@ -9,7 +9,8 @@
 #
 # Environment: DEADLINE_S (seconds from start at which unfinished runs are stopped, default
 # 540), ADLAB_DATA (data folder; default .gpu/data when it exists), JOBS (full presets to run;
-# NAME:KEY=VALUE,KEY=VALUE changes fields of the full preset, e.g. vision.resnet-vs-plain:epochs=8),
+# NAME:KEY=VALUE,KEY=VALUE changes fields of the full preset, e.g. vision.resnet-vs-plain:epochs=8;
+# A+B runs B after A in one slot),
 # BENCH=0 (skip the benchmarks), GPT_SPEED_ARGS (more gpt_speed options, e.g. "--fused-adamw
 # --compile-mode max-autotune-no-cudagraphs"), GPT_SPEED_S (its time limit, default 170), VISION_SPEED=0 (skip
 # vision_speed), COMPILE_CHECK=1 (first run a smoke preset with compile=reduce-overhead on the
@@ -58,21 +59,22 @@ if [ "${COMPILE_CHECK:-0}" != 0 ]; then
   if [ $rc != 0 ]; then JOBS=$(echo "$JOBS" | sed -E 's/,?compile=[a-z-]+//g; s/:,/:/g; s/:( |$)/\1/g'); echo "running eagerly: $JOBS"; fi
 fi
 
-# 2. the full presets side by side, two CPU threads each, stopped at the deadline
-pids=()
-for job in $JOBS; do
-  name=${job%%:*}; sets=()
+# 2. the full presets side by side, two CPU threads each, stopped at the deadline; "A+B" in JOBS runs
+#    B after A in the same slot (e.g. contextual-senses reusing bert-finetune's pretraining)
+run_job() {  # one NAME[:KEY=VALUE,...] (or NAME:resume), in the foreground, until the deadline
+  local job=$1 name=${1%%:*} sets=() run_args
   if [ "$job" != "$name" ]; then IFS=, read -ra kv <<<"${job#*:}"; for s in "${kv[@]}"; do sets+=(--set "$s"); done; fi
-  [ "$(left)" -gt 10 ] || { echo "no time left for $name"; pids+=(""); continue; }
+  [ "$(left)" -gt 10 ] || { echo "no time left for $name"; return 124; }
   if [ "${sets[*]:-}" = "--set resume" ]; then run_args=(--resume "runs/gpu/$name"); else run_args=(--preset "$PRESET" "${sets[@]}" --out "runs/gpu/$name"); fi
-  OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --device "$DEV" "${run_args[@]}" >"$OUT/logs/$name.log" 2>&1 &
+  OMP_NUM_THREADS=2 timeout -s INT -k 15 "$(left)" $PY -m adlab run "$name" --device "$DEV" "${run_args[@]}" >"$OUT/logs/$name.log" 2>&1
+}
+pids=()
+for slot in $JOBS; do
+  ( IFS=+ read -ra chain <<<"$slot"
+    for job in "${chain[@]}"; do run_job "$job"; rc=$?; echo "$job rc=$rc at $(( $(date +%s) - T0 )) s"; [ $rc = 0 ] || exit $rc; done ) &
   pids+=($!)
 done
-i=0
-for job in $JOBS; do
-  if [ -n "${pids[$i]}" ]; then wait "${pids[$i]}"; echo "$job rc=$? at $(( $(date +%s) - T0 )) s"; fi
-  i=$((i + 1))
-done
+for pid in "${pids[@]}"; do wait "$pid"; done
 
 # 3. pack: run directories without checkpoints, and the logs
 tar -czf "$OUT/runs.tar.gz" --exclude='*.safetensors' --exclude='checkpoints' runs/gpu 2>/dev/null

@@ -23,7 +23,7 @@ COMPILE_DOC = ("torch.compile mode for training and evaluation: None (eager), 'd
                "(CUDA graphs, for the launch-bound small models on a GPU)")
 
 FULL_LEADERBOARD = [
-    "lenet5", "vgg_small", "alexnet", "vgg11_bn", "vgg16_bn", "googlenet", "resnet20", "resnet56", "se_resnet20",
+    "lenet5", "vgg_small", "vgg_small_fast", "alexnet", "vgg11_bn", "vgg16_bn", "googlenet", "resnet20", "resnet56", "se_resnet20",
     "preact_resnet18", "resnet18", "densenet_bc", "mobilenet_v2", "wrn16_4", "wrn28_10", "wrn40_4",
 ]  # fmt: skip
 

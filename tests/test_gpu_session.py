@@ -1,0 +1,38 @@
+"""benchmarks/gpu_session.sh, the one-call GPU script, in its CPU dry-run mode (smoke presets):
+its job syntax, chains, failure handling and packing, which a GPU session cannot afford to debug."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_session.sh"
+
+
+@pytest.mark.slow
+def test_dry_run_chains_jobs_stops_a_failed_chain_and_packs_the_runs(tmp_path):
+    root = tmp_path / "repo"  # the script works in the folder above its own: a copy keeps runs/ out of the checkout
+    (root / "benchmarks").mkdir(parents=True)
+    shutil.copy(SCRIPT, root / "benchmarks")
+    out = tmp_path / "out"
+    jobs = ("language.bert-finetune+language.contextual-senses:pretrained=runs/gpu/language.bert-finetune "
+            "vision.no-such-experiment+vision.equivariance")
+    env = {**os.environ, "ADLAB_GPU_DRY": "1", "PY": sys.executable, "OUT": str(out), "BENCH": "0", "DEADLINE_S": "300",
+           "JOBS": jobs}
+    p = subprocess.run(["bash", str(root / "benchmarks" / "gpu_session.sh")], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    runs = root / "runs" / "gpu"
+    # A+B: B ran after A, on A's finished pretraining
+    assert "language.contextual-senses:pretrained=runs/gpu/language.bert-finetune rc=0" in p.stdout
+    assert "| reused_from | runs/gpu/language.bert-finetune |" in (runs / "language.contextual-senses" / "model_card.md").read_text()
+    # a chain stops at its first failed job (an unknown name exits 2)
+    assert "vision.no-such-experiment rc=2" in p.stdout and not (runs / "vision.equivariance").exists()
+    # the run folders come back packed, checkpoints left out
+    with tarfile.open(out / "runs.tar.gz") as t:
+        names = t.getnames()
+    assert "runs/gpu/language.bert-finetune/results.json" in names
+    assert not any(n.endswith(".safetensors") for n in names)

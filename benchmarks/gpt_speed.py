@@ -170,6 +170,18 @@ def main() -> None:
             "threads": torch.get_num_threads(), "vocab": args.vocab, "steps": args.steps, "warmup": args.warmup,
             "fused_adamw": args.fused_adamw, "rounds": 1, "compile_modes": modes if args.compile else None, "peak_tflops": peak}
     results, fpt, step_fns = {}, None, {}
+
+    def derive(r: dict) -> None:  # the figures that follow from tokens/s
+        r["loop_step_s"] = x.numel() / r["tokens_per_s"]
+        r["tflops"] = r["tokens_per_s"] * fpt / 1e12
+        if peak:
+            r["mfu"] = r["tflops"] / peak
+        r["ratio_to_written"] = r["tokens_per_s"] / (next(iter(results.values())) if results else r)["tokens_per_s"]
+
+    def write_json() -> None:
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump({"settings": {**info, "flops_per_token": fpt}, "results": results}, f, indent=2)
     for name, (fast, mode, dtype) in contenders.items():
         cfg = GPTConfig(vocab_size=args.vocab, block_size=p["block_size"], n_layer=p["n_layer"], n_head=p["n_head"],
                         d_model=p["d_model"], fast_attention=fast)
@@ -188,37 +200,25 @@ def main() -> None:
             continue
         step_fns[name] = r.pop("step")
         r["wall_s"] = time.perf_counter() - t0  # compilation included
-        r["tflops"] = r["tokens_per_s"] * fpt / 1e12
-        if peak:
-            r["mfu"] = r["tflops"] / peak
         r["dtype"] = dtype
-        r["ratio_to_written"] = r["tokens_per_s"] / next(iter(results.values()))["tokens_per_s"] if results else 1.0
+        derive(r)
         results[name] = r
         print(f"{name}: {r['tokens_per_s']:,.0f} tokens/s (loop), {1000 * r['median_step_s']:.2f} ms per synchronised step, "
               f"{r['wall_s']:.0f} s", flush=True)
-        if args.json:  # after every contender, so that a run cut short keeps what it measured
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump({"settings": {**info, "flops_per_token": fpt}, "results": results}, f, indent=2)
+        write_json()  # after every contender, so that a run cut short keeps what it measured
 
     if args.rounds > 1 and results:  # the contenders take turns, so a drift in machine speed hits all alike
         per_round: dict[str, list[float]] = {k: [] for k in results}
         for _ in range(args.rounds):
             for k in results:
                 per_round[k].append(x.numel() / loop_seconds(step_fns[k], args.steps, device)[0])
-        first = next(iter(results))
         for k, r in results.items():
             r["tokens_per_s_rounds"] = per_round[k]
             r["tokens_per_s"] = statistics.median(per_round[k])
-            r["loop_step_s"] = x.numel() / r["tokens_per_s"]
-            r["tflops"] = r["tokens_per_s"] * fpt / 1e12
-            if peak:
-                r["mfu"] = r["tflops"] / peak
-        for r in results.values():
-            r["ratio_to_written"] = r["tokens_per_s"] / results[first]["tokens_per_s"]
+        for r in results.values():  # the first contender first: it is every ratio's baseline
+            derive(r)
         info["rounds"] = args.rounds
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump({"settings": {**info, "flops_per_token": fpt}, "results": results}, f, indent=2)
+        write_json()
 
     print(f"GPT training, preset {args.preset} ({p['n_layer']} layers, {p['n_head']} heads, {p['d_model']} channels, "
           f"context {p['block_size']}, batch {p['batch']}), device={device}{f' ({gpu})' if gpu else ''}, {' and '.join(dtypes)}, "

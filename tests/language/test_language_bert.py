@@ -195,3 +195,25 @@ def test_a_finished_pretraining_is_reused_exactly_and_mismatches_are_refused(tmp
         runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "z", device="cpu",
                    overrides={"pretrained": str(tmp_path / "missing")})
     assert not any((tmp_path / d).exists() for d in "xyz")  # refused runs leave no folder
+
+
+def test_bf16_pretraining_on_the_cpu_follows_fp32_and_is_not_mixed_with_it(tmp_path):
+    """``amp=True``: pretraining in bf16 autocast ends at the fp32 loss within bf16's precision, and a
+    bf16 run refuses to reuse an fp32 pretraining (the encoders differ)."""
+    from adlab.core import runner
+    from adlab.core.errors import ConfigError
+
+    loss = {}
+    for amp in (False, True):
+        r = runner.run("language.bert-finetune", preset="smoke", out=tmp_path / str(amp), device="cpu", overrides={"amp": amp})
+        loss[amp] = r.results["metrics"]["pretrain_final_loss"]
+    assert loss[True] == pytest.approx(loss[False], rel=0.02)
+    assert loss[True] != loss[False]  # it did run in another precision
+    with pytest.raises(ConfigError, match="bf16 False there, True here"):
+        runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "mixed", device="cpu",
+                   overrides={"pretrained": str(tmp_path / "False"), "amp": True})
+    assert not (tmp_path / "mixed").exists()
+    # amp unset means fp32 on a CPU, so the fp32 pretraining is reused
+    runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "reused", device="cpu",
+               overrides={"pretrained": str(tmp_path / "False")})
+    assert not (tmp_path / "reused" / "checkpoint" / "bert").exists()

@@ -209,11 +209,11 @@ def test_bf16_pretraining_on_the_cpu_follows_fp32_and_is_not_mixed_with_it(tmp_p
         loss[amp] = r.results["metrics"]["pretrain_final_loss"]
     assert loss[True] == pytest.approx(loss[False], rel=0.02)
     assert loss[True] != loss[False]  # it did run in another precision
-    with pytest.raises(ConfigError, match="bf16 False there, True here"):
+    with pytest.raises(ConfigError, match="amp False there, True here"):
         runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "mixed", device="cpu",
                    overrides={"pretrained": str(tmp_path / "False"), "amp": True})
     assert not (tmp_path / "mixed").exists()
-    # amp unset means fp32 on a CPU, so the fp32 pretraining is reused
+    # and with the default (fp32) the fp32 pretraining is reused
     runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "reused", device="cpu",
                overrides={"pretrained": str(tmp_path / "False")})
     assert not (tmp_path / "reused" / "checkpoint" / "bert").exists()

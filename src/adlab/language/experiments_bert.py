@@ -40,9 +40,10 @@ class PretrainConfig:
     batch_size: int = param(128, "line pairs per pretraining step", ge=2)
     steps: int = param(600, "pretraining steps (masked LM + next-sentence prediction)", ge=1)
     lr: float = param(1e-3, "peak AdamW learning rate of pretraining (warm-up 10%, cosine decay)", gt=0)
-    amp: bool | None = param(
-        None, "bf16 autocast in the pretraining steps: None = on a GPU only; True = also on a CPU with bf16 kernels "
-        "(about 1.45x faster per step on this project's 2-core AVX512-BF16 CPU); False = never"
+    amp: bool = param(
+        False, "bf16 autocast in the pretraining steps, on a GPU or a CPU with bf16 kernels (about 1.45x faster per "
+        "step on this project's 2-core AVX512-BF16 CPU; not yet measured on a GPU, where these small steps are "
+        "bound by kernel launches)"
     )
     checkpoint_every: int = param(200, "pretraining steps between checkpoints (0: only the final one)", ge=0)
     pretrained: str | None = param(
@@ -53,11 +54,6 @@ class PretrainConfig:
 
 PRETRAINED_BY = ("language.bert-finetune", "language.contextual-senses")
 PRETRAIN_FIELDS = tuple(f.name for f in fields(PretrainConfig) if f.name not in ("checkpoint_every", "pretrained"))
-
-
-def pretraining_amp(amp: bool | None, device_type: str) -> bool:
-    """Whether pretraining runs in bf16 autocast: ``amp`` if set, else on a GPU only."""
-    return device_type == "cuda" if amp is None else amp
 
 
 PRETRAIN_FULL = {"vocab_size": 8000, "norm": "post", "dropout": 0.1, "n_layer": 4, "d_model": 256, "batch_size": 128, "steps": 20000, "lr": 5e-4, "checkpoint_every": 2000}
@@ -100,12 +96,11 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
         d_model=cfg.d_model, dropout=cfg.dropout, norm=cfg.norm, pad_id=pad,
     )
     model = BertForPretraining(bert_cfg).to(dev)
-    amp = pretraining_amp(cfg.amp, dev.type)
     if cfg.pretrained is not None:
-        run = load_pretrained(model, cfg, ctx.seed, dev.type)
+        run = load_pretrained(model, cfg, ctx.seed)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp else contextlib.nullcontext()
 
         def loss_fn(m: BertForPretraining, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             with autocast:
@@ -121,7 +116,7 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
         parameters=sum(p.numel() for p in model.parameters()),
         data=f"spoken lines of the {len(plays)} Shakespeare training works, as consecutive line pairs",
         training={"objectives": "masked LM (15%, 80/10/10) + next-sentence prediction", "steps": run.steps, "batch": cfg.batch_size, "lr": cfg.lr,
-                  "precision": "bf16 autocast" if amp else "fp32",
+                  "precision": "bf16 autocast" if cfg.amp else "fp32",
                   "seconds": round(run.seconds, 1), **({"reused_from": cfg.pretrained} if cfg.pretrained else {})},
         metrics={"final_pretraining_loss": sum(run.losses[-50:]) / max(1, len(run.losses[-50:]))},
         intended_use="Teaching: pretraining then fine-tuning on a small labelled task; probing contextual vectors.",
@@ -130,7 +125,7 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
     return model, tok, run
 
 
-def load_pretrained(model: BertForPretraining, cfg: PretrainConfig, seed: int, device_type: str) -> LoopResult:
+def load_pretrained(model: BertForPretraining, cfg: PretrainConfig, seed: int) -> LoopResult:
     """Load the final pretraining checkpoint of the run in ``cfg.pretrained`` into ``model``.
 
     The run must be a finished pretraining of one of :data:`PRETRAINED_BY` with the same
@@ -146,11 +141,8 @@ def load_pretrained(model: BertForPretraining, cfg: PretrainConfig, seed: int, d
     if saved.get("experiment") not in PRETRAINED_BY:
         raise ConfigError(f"{where}: a {saved.get('experiment')} run; its encoder must come from {' or '.join(PRETRAINED_BY)}")
     theirs = saved.get("config", {})
-    diffs = [f"{k} {theirs.get(k)!r} there, {getattr(cfg, k)!r} here" for k in PRETRAIN_FIELDS if k != "amp" and theirs.get(k) != getattr(cfg, k)]
-    # precision as it ran: a run saved before the amp field existed pretrained in fp32 everywhere
-    their_amp = pretraining_amp(theirs["amp"], str(saved.get("device", "cpu")).split(":")[0]) if "amp" in theirs else False
-    if their_amp != pretraining_amp(cfg.amp, device_type):
-        diffs.append(f"bf16 {their_amp} there, {pretraining_amp(cfg.amp, device_type)} here")
+    theirs.setdefault("amp", False)  # runs saved before the amp field existed pretrained in fp32
+    diffs = [f"{k} {theirs.get(k)!r} there, {getattr(cfg, k)!r} here" for k in PRETRAIN_FIELDS if theirs.get(k) != getattr(cfg, k)]
     if saved.get("seed") != seed:
         diffs.append(f"seed {saved.get('seed')!r} there, {seed!r} here")
     if diffs:

@@ -15,8 +15,9 @@
 # --compile-mode max-autotune-no-cudagraphs"), GPT_SPEED_S (its time limit, default 170), VISION_SPEED=0 (skip
 # vision_speed), COMPILE_CHECK=1 (first run a smoke preset with compile=reduce-overhead on the
 # card; if it fails, drop every compile=... setting from JOBS and run those jobs eagerly),
-# KEEP_CHECKPOINTS=1 (also pack each run the deadline cut off as $OUT/ckpt-NAME.tar, if under 16 MiB: to
-# resume it in a later call, unpack it here and carry runs/gpu/NAME, then JOBS="NAME:resume" ...).
+# KEEP_CHECKPOINTS=1 (also pack each run the deadline cut off as $OUT/ckpt-NAME.tar, split into 15 MiB parts
+# ckpt-NAME.tar.part0, ... when larger, 56 MiB in all: to resume it in a later call, unpack it here
+# (cat ckpt-NAME.tar* | tar -x) and carry runs/gpu/NAME, then JOBS="NAME:resume" ...).
 set -u
 T0=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-540}
@@ -79,11 +80,21 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # 3. pack: run directories without checkpoints, and the logs
 tar -czf "$OUT/runs.tar.gz" --exclude='*.safetensors' --exclude='checkpoints' runs/gpu 2>/dev/null
 if [ "${KEEP_CHECKPOINTS:-0}" != 0 ]; then  # runs without a verdict keep their run folder, to resume later
-  # one tar per run, since at most 16 MiB per file come back from the device (BERT's runs do not fit)
+  # at most 8 files of 16 MiB, 64 MiB in all, come back from the device: a tar over one part's size is split
+  # into ckpt-NAME.tar.part0, .part1, ... (rejoin with cat); runs that would pass the total are dropped
+  part=${CKPT_PART_BYTES:-$((15 * 1024 * 1024))} room=${CKPT_TOTAL_BYTES:-$((56 * 1024 * 1024))} files=6
   for d in runs/gpu/*/; do
     n=$(basename "$d"); [ -f "$d/verdict.json" ] && continue
     tar -cf "$OUT/ckpt-$n.tar" "$d" 2>/dev/null
-    if [ "$(stat -c %s "$OUT/ckpt-$n.tar")" -gt $((16 * 1024 * 1024)) ]; then echo "ckpt-$n.tar is over 16 MiB: dropped"; rm -f "$OUT/ckpt-$n.tar"; fi
+    size=$(stat -c %s "$OUT/ckpt-$n.tar"); parts=$(( (size + part - 1) / part ))
+    if [ "$size" -gt "$room" ] || [ "$parts" -gt "$files" ]; then
+      echo "ckpt-$n.tar ($size bytes) does not fit in what may come back: dropped"; rm -f "$OUT/ckpt-$n.tar"; continue
+    fi
+    room=$((room - size)); files=$((files - parts))
+    if [ "$parts" -gt 1 ]; then
+      split -b "$part" -d -a 1 "$OUT/ckpt-$n.tar" "$OUT/ckpt-$n.tar.part" && rm -f "$OUT/ckpt-$n.tar"
+      echo "ckpt-$n.tar ($size bytes) split into $parts parts: cat ckpt-$n.tar.part* | tar -x"
+    fi
   done
 fi
 tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"

@@ -36,3 +36,33 @@ def test_dry_run_chains_jobs_stops_a_failed_chain_and_packs_the_runs(tmp_path):
         names = t.getnames()
     assert "runs/gpu/language.bert-finetune/results.json" in names
     assert not any(n.endswith(".safetensors") for n in names)
+
+
+@pytest.mark.slow
+def test_cut_off_runs_come_back_split_into_parts_within_the_device_limits(tmp_path):
+    """KEEP_CHECKPOINTS=1: a run the deadline stops comes back as its folder, checkpoints included, in
+    parts no larger than CKPT_PART_BYTES that rejoin into one tar; a run past the total room is dropped."""
+    root = tmp_path / "repo"
+    (root / "benchmarks").mkdir(parents=True)
+    shutil.copy(SCRIPT, root / "benchmarks")
+    out = tmp_path / "out"
+    long = "steps=100000,checkpoint_every=50"  # far more than the deadline allows
+    env = {**os.environ, "ADLAB_GPU_DRY": "1", "PY": sys.executable, "OUT": str(out), "BENCH": "0", "DEADLINE_S": "20",
+           "KEEP_CHECKPOINTS": "1", "CKPT_PART_BYTES": "60000", "CKPT_TOTAL_BYTES": "250000",
+           "JOBS": f"language.bert-finetune:{long} language.contextual-senses:{long}"}
+    p = subprocess.run(["bash", str(root / "benchmarks" / "gpu_session.sh")], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "rc=124" in p.stdout  # both were stopped by the deadline
+    parts = sorted(out.glob("ckpt-language.bert-finetune.tar.part*"))
+    assert len(parts) >= 2 and all(f.stat().st_size <= 60000 for f in parts)
+    assert not (out / "ckpt-language.bert-finetune.tar").exists()
+    # the second run no longer fits in the room left: dropped, with a message
+    assert not list(out.glob("ckpt-language.contextual-senses*")) and "contextual-senses.tar" in p.stdout and "dropped" in p.stdout
+    joined = tmp_path / "joined.tar"
+    joined.write_bytes(b"".join(f.read_bytes() for f in parts))
+    with tarfile.open(joined) as t:
+        names = set(t.getnames())
+    run = root / "runs" / "gpu" / "language.bert-finetune"
+    expected = {str(f.relative_to(root)) for f in run.rglob("*")}
+    assert expected <= names and any(n.endswith(".safetensors") for n in names)
+    assert "runs/gpu/language.bert-finetune/checkpoint/bert/LATEST" in names

@@ -8,7 +8,11 @@ time) and the ratio to the written-out attention, which does not depend on how f
 - ``written``: attention written out, $\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)V$;
 - ``sdpa``: the same weights through ``torch.nn.functional.scaled_dot_product_attention``;
 - ``sdpa+compile``: the ``sdpa`` model under ``torch.compile`` (``--compile``); with several
-  ``--compile-mode`` values, one contender per mode (``sdpa+compile[max-autotune]``, ...).
+  ``--compile-mode`` values, one contender per mode (``sdpa+compile[max-autotune]``, ...);
+- ``lstm`` (``--lstm``): the 2-layer character LSTM of ``language.gpt-char`` (``torch.nn.LSTM``, cuDNN
+  on a GPU) with its hidden size solved for the GPT's parameter count, on the same batches: the
+  lecture's claim that a transformer "trains faster per wall-clock on parallel hardware" than an
+  LSTM of equal size is the ratio of the GPT's tokens/s to this one's (``vs lstm`` in the table).
 
 Two timings per contender: the median of single steps, each between two device synchronisations
 (``step``), and the throughput of ``--steps`` steps run back to back with one synchronisation at
@@ -31,12 +35,14 @@ batch 64 (target on an H200 in bf16: >= 2.0M tokens/s).
     python benchmarks/gpt_speed.py --preset cpu --steps 30 --json out.json
     python benchmarks/gpt_speed.py --preset cpu --dtype fp32 bf16 --fused-adamw --steps 50 --rounds 5
     python benchmarks/gpt_speed.py --preset gpu --device cuda --dtype bf16 --compile --json out.json
+    python benchmarks/gpt_speed.py --preset gpu --device cuda --dtype bf16 --lstm --compile --compile-mode reduce-overhead
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import statistics
 import time
@@ -45,6 +51,7 @@ from typing import Callable
 import torch
 
 from adlab.core.context import COMPILE_MODES, cudagraph_steps, synchronize
+from adlab.language.charlm import CharLSTM, match_lstm_hidden
 from adlab.language.gpt import GPT, GPTConfig
 
 PRESETS = {
@@ -60,6 +67,12 @@ def flops_per_token(model: GPT) -> float:
     c = model.cfg
     n = model.num_parameters() - (c.block_size * c.d_model if c.positions == "learned" else 0)
     return 6 * n + 12 * c.n_layer * c.n_head * (c.d_model // c.n_head) * c.block_size
+
+
+def lstm_flops_per_token(model: CharLSTM) -> float:
+    r"""$6N$ without the embedding table (a lookup, no multiply): every other weight is used once per
+    token in the forward pass (2 FLOPs) and twice in the backward pass (4 FLOPs)."""
+    return 6 * (sum(p.numel() for p in model.parameters()) - model.emb.weight.numel())
 
 
 def make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, autocast, fused: bool = False,
@@ -123,6 +136,8 @@ def main() -> None:
     ap.add_argument("--compile-mode", nargs="+", default=["default"], choices=COMPILE_MODES,
                     help="torch.compile mode(s), one contender each (reduce-overhead and max-autotune: CUDA graphs)")
     ap.add_argument("--fused-adamw", action="store_true", help="fused AdamW for every contender")
+    ap.add_argument("--lstm", action="store_true",
+                    help="also time the parameter-matched 2-layer LSTM language model of language.gpt-char on the same batches")
     ap.add_argument("--vocab", type=int, default=65, help="vocabulary size (Shakespeare characters: 65)")
     ap.add_argument("--steps", type=int, default=30, help="timed training steps per contender")
     ap.add_argument("--warmup", type=int, default=5)
@@ -158,7 +173,7 @@ def main() -> None:
     x = torch.randint(0, args.vocab, (p["batch"], p["block_size"]), generator=g).to(device)
     y = torch.randint(0, args.vocab, (p["batch"], p["block_size"]), generator=g).to(device)
     modes = list(dict.fromkeys(args.compile_mode))
-    contenders: dict[str, tuple[bool, str | None, str]] = {}
+    contenders: dict[str, tuple[bool | None, str | None, str]] = {}  # name: (SDPA? None for the LSTM, compile mode, dtype)
     for dtype in dtypes:
         tag = "" if len(dtypes) == 1 else f"@{dtype}"
         contenders[f"written{tag}"] = (False, None, dtype)
@@ -166,14 +181,20 @@ def main() -> None:
         if args.compile:
             for mode in modes:
                 contenders[("sdpa+compile" if len(modes) == 1 else f"sdpa+compile[{mode}]") + tag] = (True, mode, dtype)
+        if args.lstm:
+            contenders[f"lstm{tag}"] = (None, None, dtype)
     info = {"preset": args.preset, **p, "device": str(device), "gpu": gpu, "dtype": dtypes if len(dtypes) > 1 else dtypes[0], "torch": torch.__version__,
             "threads": torch.get_num_threads(), "vocab": args.vocab, "steps": args.steps, "warmup": args.warmup,
             "fused_adamw": args.fused_adamw, "rounds": 1, "compile_modes": modes if args.compile else None, "peak_tflops": peak}
-    results, fpt, step_fns = {}, None, {}
+    gpt_cfg = GPTConfig(vocab_size=args.vocab, block_size=p["block_size"], n_layer=p["n_layer"], n_head=p["n_head"], d_model=p["d_model"])
+    fpt = flops_per_token(GPT(gpt_cfg))
+    if args.lstm:
+        info["lstm_hidden"] = match_lstm_hidden(GPT(gpt_cfg).num_parameters(), args.vocab, 2)
+    results, step_fns = {}, {}
 
     def derive(r: dict) -> None:  # the figures that follow from tokens/s
         r["loop_step_s"] = x.numel() / r["tokens_per_s"]
-        r["tflops"] = r["tokens_per_s"] * fpt / 1e12
+        r["tflops"] = r["tokens_per_s"] * r["flops_per_token"] / 1e12
         if peak:
             r["mfu"] = r["tflops"] / peak
         r["ratio_to_written"] = r["tokens_per_s"] / (next(iter(results.values())) if results else r)["tokens_per_s"]
@@ -183,11 +204,13 @@ def main() -> None:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump({"settings": {**info, "flops_per_token": fpt}, "results": results}, f, indent=2)
     for name, (fast, mode, dtype) in contenders.items():
-        cfg = GPTConfig(vocab_size=args.vocab, block_size=p["block_size"], n_layer=p["n_layer"], n_head=p["n_head"],
-                        d_model=p["d_model"], fast_attention=fast)
         torch.manual_seed(0)
-        model = GPT(cfg).to(device)
-        fpt = flops_per_token(model)
+        if fast is None:  # the LSTM
+            model = CharLSTM(args.vocab, info["lstm_hidden"], num_layers=2).to(device)
+            model_fpt = lstm_flops_per_token(model)
+        else:
+            model = GPT(dataclasses.replace(gpt_cfg, fast_attention=fast)).to(device)
+            model_fpt = fpt
         run = torch.compile(model, mode=mode) if mode else model
         t0 = time.perf_counter()
         try:
@@ -201,6 +224,8 @@ def main() -> None:
         step_fns[name] = r.pop("step")
         r["wall_s"] = time.perf_counter() - t0  # compilation included
         r["dtype"] = dtype
+        r["parameters"] = sum(q.numel() for q in model.parameters())
+        r["flops_per_token"] = model_fpt
         derive(r)
         results[name] = r
         print(f"{name}: {r['tokens_per_s']:,.0f} tokens/s (loop), {1000 * r['median_step_s']:.2f} ms per synchronised step, "
@@ -224,13 +249,23 @@ def main() -> None:
           f"context {p['block_size']}, batch {p['batch']}), device={device}{f' ({gpu})' if gpu else ''}, {' and '.join(dtypes)}, "
           f"{torch.get_num_threads()} threads, {fpt / 1e6:.2f} MFLOPs/token{', fused AdamW' if args.fused_adamw else ''}"
           f"{f', compile mode {args.compile_mode[0]}' if args.compile and modes != ['default'] and len(modes) == 1 else ''}")
+    lstm = {k: r for k, r in results.items() if k.startswith("lstm")}
+    for k, r in results.items():  # GPT over LSTM tokens/s, in the same precision
+        base = lstm.get("lstm" + k.partition("@")[1] + k.partition("@")[2])
+        if base is not None:
+            r["ratio_to_lstm"] = r["tokens_per_s"] / base["tokens_per_s"]
     w = max(map(len, results))
-    print(f"{'attention':<{w}}  {'tokens/s':>12}  {'loop (ms)':>9}  {'step (ms)':>9}  {'TFLOP/s':>8}  {'MFU':>6}  {'vs written':>10}")
+    print(f"{'path':<{w}}  {'tokens/s':>12}  {'loop (ms)':>9}  {'step (ms)':>9}  {'TFLOP/s':>8}  {'MFU':>6}  {'vs written':>10}"
+          + (f"  {'vs lstm':>7}" if lstm else ""))
     for name, r in results.items():
         mfu = f"{100 * r['mfu']:.1f}%" if "mfu" in r else "-"
         print(f"{name:<{w}}  {r['tokens_per_s']:>12,.0f}  {1000 * r['loop_step_s']:>9.2f}  {1000 * r['median_step_s']:>9.2f}  "
-              f"{r['tflops']:>8.3f}  {mfu:>6}  {r['ratio_to_written']:>10.2f}")
-    best = max(results.values(), key=lambda r: r["tokens_per_s"])["tokens_per_s"]
+              f"{r['tflops']:>8.3f}  {mfu:>6}  {r['ratio_to_written']:>10.2f}" + (f"  {r['ratio_to_lstm']:>7.2f}" if lstm else ""))
+    if lstm:
+        print(f"LSTM: 2 layers, hidden {info['lstm_hidden']}, {next(iter(lstm.values()))['parameters']:,} parameters "
+              f"(GPT {next(r for k, r in results.items() if k not in lstm)['parameters']:,})")
+    write_json()
+    best = max((r for k, r in results.items() if k not in lstm), key=lambda r: r["tokens_per_s"])["tokens_per_s"]
     print(f"issue target for this preset: >= {p['target']:,} tokens/s ({'met' if best >= p['target'] else 'not met'} by the fastest path here"
           f"{'' if args.preset == 'cpu' or (gpu and 'H200' in gpu and 'bf16' in dtypes) else '; the target is stated for an H200 in bf16'})")
     if args.json:

@@ -33,7 +33,7 @@ if [ -n "${ADLAB_GPU_DRY:-}" ]; then
   DEV=cpu; PRESET=smoke; BENCH_GPT=(--preset cpu --steps 3 --warmup 1 ${GPT_SPEED_ARGS:-}); BENCH_VIS=(--models lenet5 --steps 2 --warmup 1)
 else
   DEV=cuda; PRESET=full
-  BENCH_GPT=(--preset gpu --device cuda --dtype bf16 --compile --steps 30 --warmup 5 ${GPT_SPEED_ARGS:-})
+  BENCH_GPT=(--preset gpu --device cuda --dtype bf16 --compile --lstm --steps 30 --warmup 5 ${GPT_SPEED_ARGS:-})
   BENCH_VIS=(--device cuda --amp --batch 128 --steps 20 --warmup 5 --models lenet5 vgg_small alexnet vgg11_bn vgg16_bn
              googlenet resnet20 resnet56 se_resnet20 preact_resnet18 resnet18 densenet_bc mobilenet_v2 wrn16_4 wrn28_10 wrn40_4)
 fi

@@ -62,3 +62,30 @@ def test_fused_adamw_trains_like_the_per_parameter_loop():
         losses.append(mod.train_speed(GPT(cfg), x, y, steps=5, warmup=0, autocast=contextlib.nullcontext, fused=fused)["final_loss"])
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
     assert losses[0] < math.log(17)  # it trained
+
+
+def test_lstm_flops_per_token_is_6n_without_the_embedding():
+    from adlab.language.charlm import CharLSTM
+
+    V, H = 65, 20
+    model = CharLSTM(V, H, num_layers=2)
+    # two LSTM layers (4 gates on [x; h], two bias vectors each) and the read-out; the embedding is a lookup
+    n = 2 * (4 * H * (H + H) + 8 * H) + (H * V + V)
+    assert _load().lstm_flops_per_token(model) == 6 * n
+
+
+@pytest.mark.slow
+def test_bench_times_a_parameter_matched_lstm_on_the_same_batches(tmp_path):
+    out = tmp_path / "gpt.json"
+    p = subprocess.run([sys.executable, str(BENCH), "--preset", "cpu", "--steps", "2", "--warmup", "1", "--lstm", "--json", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    d = json.loads(out.read_text())
+    r = d["results"]
+    assert set(r) == {"written", "sdpa", "lstm"}
+    gpt_n, lstm_n = r["written"]["parameters"], r["lstm"]["parameters"]
+    assert abs(lstm_n / gpt_n - 1) < 0.01 and d["settings"]["lstm_hidden"] == 220  # gpt-char's quick LSTM
+    assert r["lstm"]["ratio_to_lstm"] == 1.0
+    assert r["sdpa"]["ratio_to_lstm"] == pytest.approx(r["sdpa"]["tokens_per_s"] / r["lstm"]["tokens_per_s"])
+    assert r["lstm"]["flops_per_token"] < r["written"]["flops_per_token"]  # no attention term
+    assert "vs lstm" in p.stdout

@@ -61,6 +61,7 @@ def train_steps(
     eval_fn: Callable[[int], dict[str, float]] | None = None,
     eval_every: int = 0,
     compile: str | None = None,
+    read_every: int | None = None,
 ) -> LoopResult:
     """Train ``model`` for ``n_steps`` steps (or until ``max_seconds`` of training time).
 
@@ -73,11 +74,20 @@ def train_steps(
         eval_fn: ``step -> metrics``, logged under split ``"val"`` every ``eval_every`` steps.
         compile: a ``torch.compile`` mode for the training steps (None: eager); ``loss_fn`` then
             receives the compiled wrapper, while checkpoints and ``eval_fn`` use ``model`` itself.
+        read_every: steps between copies of the losses to the host, each a device synchronisation
+            (None: every step on a CPU, where it is free, and every ``log_every`` steps on a GPU, so
+            the host can queue the next steps while the card works; 1 under a time budget).
+            The losses, logs and checkpoints are the same for any value.
     """
     if compile is not None and compile not in COMPILE_MODES:
         raise ValueError(f"compile must be None or one of {', '.join(COMPILE_MODES)}, got {compile!r}")
     step_model = torch.compile(model, mode=compile) if compile is not None else model
-    graphs = cudagraph_steps(compile, next(model.parameters()).device)
+    device = next(model.parameters()).device
+    graphs = cudagraph_steps(compile, device)
+    if read_every is None:
+        read_every = log_every if device.type == "cuda" and max_seconds is None else 1
+    if read_every < 1:
+        raise ValueError(f"read_every must be >= 1, got {read_every}")
     folder = ctx.checkpoint_dir(name)
     step, seconds, losses, by_budget, done = 0, 0.0, [], False, False
     if ctx.resume:
@@ -109,6 +119,20 @@ def train_steps(
     if done:
         return LoopResult(step, seconds, losses, by_budget)
     window: list[float] = []
+    pending: list[torch.Tensor] = []  # losses of the steps since the last read-back, still on the device
+    last = float("nan")
+
+    def read_back() -> None:
+        """Copy the pending losses to the host in one transfer: one device synchronisation per
+        ``log_every`` steps instead of one per step, so a GPU can run ahead of the Python loop."""
+        nonlocal last
+        if pending:
+            values = torch.stack(pending).float().tolist()
+            pending.clear()
+            losses.extend(values)
+            window.extend(values)
+            last = values[-1]
+
     with ctx.progress(n_steps, f"{ctx.experiment}:{name}") as bar:
         bar.update(step)
         while step < n_steps:
@@ -127,18 +151,20 @@ def train_steps(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            seconds += time.perf_counter() - t0
+            pending.append(loss.detach().clone() if graphs else loss.detach())  # a graph's output is overwritten next step
             step += 1
-            value = float(loss.detach())
-            losses.append(value)
-            window.append(value)
-            bar.update(1, loss=value)
+            evaluate = eval_fn is not None and eval_every and step % eval_every == 0 and step < n_steps
+            checkpoint = checkpoint_every and step % checkpoint_every == 0 and step < n_steps
+            if step % read_every == 0 or step % log_every == 0 or evaluate or checkpoint or step == n_steps:
+                read_back()  # inside the timed part: it waits for the device to finish the steps
+            seconds += time.perf_counter() - t0
+            bar.update(1, loss=last)
             if step % log_every == 0:
                 ctx.log(step, "train", model=name, loss=sum(window) / len(window), lr=optimizer.param_groups[0]["lr"])
                 window.clear()
-            if eval_fn is not None and eval_every and step % eval_every == 0 and step < n_steps:
+            if evaluate:
                 ctx.log(step, "val", model=name, **eval_fn(step))
-            if checkpoint_every and step % checkpoint_every == 0 and step < n_steps:
+            if checkpoint:
                 save()
     done = True
     save()

@@ -54,8 +54,6 @@ class PretrainConfig:
 
 PRETRAINED_BY = ("language.bert-finetune", "language.contextual-senses")
 PRETRAIN_FIELDS = tuple(f.name for f in fields(PretrainConfig) if f.name not in ("checkpoint_every", "pretrained"))
-
-
 PRETRAIN_FULL = {"vocab_size": 8000, "norm": "post", "dropout": 0.1, "n_layer": 4, "d_model": 256, "batch_size": 128, "steps": 20000, "lr": 5e-4, "checkpoint_every": 2000}
 PRETRAIN_SMOKE = {"vocab_size": 300, "max_line": 8, "n_layer": 1, "n_head": 2, "d_model": 16, "batch_size": 8, "steps": 10, "checkpoint_every": 0}
 

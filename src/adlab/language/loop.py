@@ -124,7 +124,7 @@ def train_steps(
 
     def read_back() -> None:
         """Copy the pending losses to the host in one transfer: one device synchronisation per
-        ``log_every`` steps instead of one per step, so a GPU can run ahead of the Python loop."""
+        ``read_every`` steps instead of one per step, so a GPU can run ahead of the Python loop."""
         nonlocal last
         if pending:
             values = torch.stack(pending).float().tolist()

@@ -217,3 +217,79 @@ def test_bf16_pretraining_on_the_cpu_follows_fp32_and_is_not_mixed_with_it(tmp_p
     runner.run("language.contextual-senses", preset="smoke", out=tmp_path / "reused", device="cpu",
                overrides={"pretrained": str(tmp_path / "False")})
     assert not (tmp_path / "reused" / "checkpoint" / "bert").exists()
+
+
+def _perturbed(model, seed):
+    """float64 eval copy with every parameter moved by N(0, 0.1^2): no zero biases, no near-uniform logits."""
+    model = model.double().eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return model
+
+
+def _padded_pairs(B=6, T=14, seed=0):
+    """[CLS] A [SEP] B [SEP] [PAD]... with a different length (and so padding) in each row, and segment ids."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.full((B, T), PAD)
+    segs = torch.zeros(B, T, dtype=torch.long)
+    for i in range(B):
+        n = T - 2 * i  # real tokens in row i: 14, 12, ..., 4
+        ids[i, :n] = torch.randint(5, V, (n,), generator=g)
+        ids[i, 0], ids[i, n // 2], ids[i, n - 1] = CLS, SEP, SEP
+        segs[i, n // 2 + 1 : n] = 1
+    assert (ids == PAD).any() and not (ids == PAD).all(-1).any()
+    return ids, segs, g
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_pretraining_loss_equals_the_models_loss(norm):
+    from adlab.language.experiments_bert import pretraining_loss
+
+    torch.manual_seed(4)
+    model = _perturbed(BertForPretraining(_cfg(norm=norm, max_len=16)), seed=5)
+    ids, segs, g = _padded_pairs()
+    corrupted, labels = mask_tokens(ids, MASK, V, SPECIAL, g, select_prob=0.3)
+    assert (labels != -100).sum() >= 5 and (labels[ids == PAD] == -100).all()
+    nsp = torch.tensor([0, 1, 1, 0, 1, 0])
+    out = model(corrupted, segs, mlm_labels=labels, nsp_labels=nsp)
+    got = pretraining_loss(model, (corrupted, segs, labels, nsp))
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, out.loss, rtol=1e-12, atol=1e-12)
+    # and that loss is the closed form: mean CE over the selected positions + CE of the NSP logits
+    sel = labels != -100
+    mlm = -torch.log_softmax(out.mlm_logits[sel], -1).gather(1, labels[sel][:, None]).mean()
+    nsp_ce = -torch.log_softmax(out.nsp_logits, -1).gather(1, nsp[:, None]).mean()
+    torch.testing.assert_close(got, mlm + nsp_ce, rtol=1e-12, atol=1e-12)
+
+
+def test_cls_pooling_reads_the_first_position():
+    torch.manual_seed(6)
+    enc = BertEncoder(_cfg(max_len=16))
+    clf = _perturbed(BertClassifier(enc, n_classes=3, pooling="cls"), seed=7)
+    ids, segs, _ = _padded_pairs()
+    logits, _ = clf(ids, segs)
+    with torch.no_grad():
+        h = clf.encoder(ids, segs)
+        expected = clf.head(clf.pooler(h[:, 0]))
+        other = clf.head(clf.pooler(h[:, 1]))
+    torch.testing.assert_close(logits, expected, rtol=1e-12, atol=1e-12)
+    assert (logits - other).abs().max() > 1e-3  # another position would be told apart
+
+
+def test_pretraining_heads_read_cls_for_nsp_and_every_position_for_mlm():
+    torch.manual_seed(8)
+    model = _perturbed(BertForPretraining(_cfg(max_len=16)), seed=9)
+    ids, segs, _ = _padded_pairs()
+    out = model(ids, segs)
+    with torch.no_grad():
+        h = model.encoder(ids, segs)  # (B, T, d)
+        nsp = model.nsp_head(model.pooler(h[:, 0]))
+        mlm = model.mlm_transform(h) @ model.encoder.tok_emb.weight.T + model.mlm_bias
+        other = model.nsp_head(model.pooler(h[:, 1]))
+    assert out.mlm_logits.shape == (6, 14, V) and out.nsp_logits.shape == (6, 2)
+    torch.testing.assert_close(out.nsp_logits, nsp, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out.mlm_logits, mlm, rtol=1e-12, atol=1e-12)
+    assert (out.nsp_logits - other).abs().max() > 1e-3
+    assert model.mlm_bias.abs().min() > 0  # the bias term is exercised

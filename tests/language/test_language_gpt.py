@@ -180,3 +180,34 @@ def test_compiled_training_steps_match_eager_without_graph_breaks():
     assert losses["eager"][-1] < losses["eager"][0]  # it trained
     for p, q in zip(eager.parameters(), compiled.parameters()):
         torch.testing.assert_close(p, q, atol=1e-4, rtol=1e-4)
+
+
+def test_sampling_with_temperature_and_top_k_follows_the_tempered_top_k_softmax():
+    """temperature 0.7, top_k 3: each sample is one of the 3 largest logits, drawn with
+    probability softmax(top3(z) / 0.7), checked per prompt within 4 binomial sigmas."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=8, block_size=4, n_layer=1, n_head=2, d_model=16)).eval()
+    with torch.no_grad():
+        model.tok_emb.weight.normal_(0.0, 0.15)  # logits spread over ~2.5 nats, not the init's ~0.05
+    n, tau, k = 5000, 0.7, 3
+    prompt = torch.arange(4).repeat_interleave(n)[:, None]  # 4 distinct one-token prompts, n rows each
+    out, logits = model.generate(prompt, 1, temperature=tau, top_k=k, return_logits=True,
+                                 generator=torch.Generator().manual_seed(0))
+    assert out.shape == (4 * n, 2) and torch.equal(out[:, 0], prompt[:, 0])
+    with torch.no_grad():
+        z = model(prompt)[0][:, -1]  # (4n, V) logits of the same model on the prompts
+    torch.testing.assert_close(logits[:, 0], z)  # the returned logits are the untempered ones
+    nxt = out[:, 1]
+    top = torch.topk(z.double(), k, dim=-1)
+    assert (top.indices == nxt[:, None]).any(-1).all()  # every sample lies in the top 3
+    for j in range(4):
+        rows = slice(j * n, (j + 1) * n)
+        idx, vals = top.indices[j * n], top.values[j * n]
+        counts = torch.bincount(nxt[rows], minlength=8).double()[idx]
+        for t, must_fit in ((tau, True), (1.0, False)):
+            p = torch.softmax(vals / t, 0)
+            z_scores = (counts - n * p) / torch.sqrt(n * p * (1 - p))
+            if must_fit:
+                assert z_scores.abs().max() < 4, (j, counts, n * p)
+            else:  # the design can tell tau = 0.7 from no temperature at all
+                assert z_scores.abs().max() > 8, (j, counts, n * p)

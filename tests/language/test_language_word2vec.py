@@ -82,6 +82,28 @@ def test_loss_is_the_negative_sampling_objective():
     torch.testing.assert_close(model(c, o, n), expected)
 
 
+
+def test_batched_loss_is_the_batch_mean_of_the_negative_sampling_objective():
+    """B=3 pairs, K=2 negatives each: the loss is (1/B) sum_b [-log s(u_o.v_c) - sum_k log s(-u_nk.v_c)]."""
+    model = SkipGramNS(10, 4, generator=torch.Generator().manual_seed(0)).double()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # unit-scale vectors, so every term of the objective is far from log(2)
+        model.in_embed.weight.copy_(torch.randn(10, 4, generator=g, dtype=torch.float64))
+        model.out_embed.weight.copy_(torch.randn(10, 4, generator=g, dtype=torch.float64))
+    c, o = torch.tensor([1, 5, 7]), torch.tensor([2, 6, 1])
+    n = torch.tensor([[3, 4], [8, 8], [0, 9]])  # a repeated noise word counts twice
+    v, U = model.in_embed.weight.detach().numpy(), model.out_embed.weight.detach().numpy()
+    log_sigmoid = lambda x: -np.log1p(np.exp(-x))
+    per_pair = [
+        -log_sigmoid(U[o[b]] @ v[c[b]]) - sum(log_sigmoid(-U[n[b, k]] @ v[c[b]]) for k in range(2))
+        for b in range(3)
+    ]
+    assert max(per_pair) - min(per_pair) > 0.1  # distinct pairs: a wrong reduction cannot hide
+    loss = model(c, o, n)
+    assert loss.shape == ()
+    torch.testing.assert_close(loss, torch.tensor(np.mean(per_pair), dtype=torch.float64), rtol=1e-12, atol=1e-12)
+
+
 def _two_group_corpus(n_sentences=600, seed=0):
     """Sentences of 8 words, each drawn from one of two disjoint groups of 6 words."""
     g = torch.Generator().manual_seed(seed)

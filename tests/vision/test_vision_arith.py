@@ -265,3 +265,70 @@ def test_count_parameters_shared_and_trainable():
     assert count_parameters(net) == 20
     lin.bias.requires_grad_(False)
     assert count_parameters(net, trainable_only=True) == 16
+
+
+# ---------------------------------------------------------------------------
+# MACs of transposed convolutions and bilinear layers
+# ---------------------------------------------------------------------------
+
+
+def _products_by_ones(layer: nn.Module, *inputs: torch.Tensor) -> int:
+    """Count the products a layer forms by running it on ones with unit weights and no bias.
+
+    Every product is then 1 and lands in the output (no cropping), so the output sum is their number.
+    """
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.fill_(1.0)
+        return int(layer(*inputs).double().sum().item())
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, k, stride, groups", [(4, 6, 3, 2, 1), (6, 4, (2, 3), 3, 2), (4, 8, 4, 1, 4)]
+)
+def test_conv_transpose_macs_scatter_each_input_through_the_kernel(c_in, c_out, k, stride, groups):
+    h, w = 5, 7
+    kh, kw = (k, k) if isinstance(k, int) else k
+    layer = nn.ConvTranspose2d(c_in, c_out, k, stride=stride, groups=groups, bias=False).double()
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up = layer
+
+        def forward(self, x):
+            return self.up(x)
+
+    # each of the H_in W_in C_in input elements meets (C_out/g) k_h k_w weights
+    closed_form = h * w * c_in * (c_out // groups) * kh * kw
+    x = torch.ones(3, c_in, h, w, dtype=torch.float64)
+    assert count_macs(Net(), input=x) == closed_form
+    assert count_macs(Net(), input_size=(c_in, h, w)) == closed_form
+    # first principles: padding 0 crops nothing, so every scattered product lands in the output
+    assert _products_by_ones(layer, x[:1]) == closed_form
+    # not the output-gathering count of an ordinary convolution (which would differ here)
+    out_hw = layer(x).shape[-2:]
+    assert closed_form != out_hw[0] * out_hw[1] * c_out * (c_in // groups) * kh * kw
+    [row] = layer_table(Net(), input=x)
+    assert row.kind == "ConvTranspose2d" and row.macs == closed_form
+
+
+@pytest.mark.parametrize("in1, in2, out", [(3, 5, 4), (7, 2, 1)])
+def test_bilinear_macs_are_in1_in2_out_per_example(in1, in2, out):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bil = nn.Bilinear(in1, in2, out, bias=False).double()
+
+        def forward(self, x):  # x: (B, in1 + in2)
+            return self.bil(x[:, :in1], x[:, in1:])
+
+    net = Net()
+    closed_form = in1 * in2 * out  # y_o = sum_ij x1_i W_oij x2_j
+    x = torch.ones(4, in1 + in2, dtype=torch.float64)
+    assert count_macs(net, input=x) == closed_form
+    assert count_macs(net, input_size=(in1 + in2,)) == closed_form
+    ones1, ones2 = torch.ones(1, in1, dtype=torch.float64), torch.ones(1, in2, dtype=torch.float64)
+    assert _products_by_ones(net.bil, ones1, ones2) == closed_form
+    [row] = layer_table(net, input=x)
+    assert row.kind == "Bilinear" and row.macs == closed_form

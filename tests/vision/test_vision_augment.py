@@ -1,5 +1,6 @@
 """adlab.vision.augment: tensor-only augmentations with explicit generators."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -52,6 +53,29 @@ def test_crop_reflect_padding_and_single_image():
     assert y.shape == (3, 8, 8) and (y > 0).all()
     with pytest.raises(ValueError, match="larger"):
         RandomCrop(20)(x, gen())
+
+
+def test_crop_reflect_padding_takes_the_window_of_the_reflect_padded_image():
+    x = batch(B=8)
+    t = RandomCrop(8, padding=2, padding_mode="reflect")
+    params = t.sample_params(x, gen(5))
+    y = t.apply(x, params)
+    assert y.shape == (8, 3, 8, 8)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
+    other = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="replicate")
+    differs = 0
+    for b in range(8):
+        top, left = int(params["top"][b]), int(params["left"][b])
+        win = (slice(top, top + 8), slice(left, left + 8))
+        assert torch.equal(y[b], padded[b, :, win[0], win[1]])
+        differs += not torch.equal(y[b], other[b, :, win[0], win[1]])
+    assert differs > 0  # some drawn window reaches the padding, where reflect and replicate disagree
+    # the single-image call path reads the same window
+    g = gen(5)
+    p1 = t.sample_params(x[:1], gen(5))
+    y1 = t(x[0], g)
+    top, left = int(p1["top"][0]), int(p1["left"][0])
+    assert torch.equal(y1, padded[0, :, top : top + 8, left : left + 8])
 
 
 # ---------------------------------------------------------------------------
@@ -136,6 +160,30 @@ def test_affine_integer_shift_moves_content():
     assert affine_matrix(torch.zeros(1), torch.zeros(1, 2), 8, 8).squeeze(0).tolist() == [[1, 0, 0], [0, 1, 0]]
 
 
+def test_affine_integer_shift_on_a_non_square_image():
+    # 9 rows, 15 columns: a scale matrix with W and H swapped moves the content by the wrong amount
+    x = batch(B=2, H=9, W=15)
+    t = RandomAffine()
+    params = {"angle": torch.zeros(2), "shift": torch.tensor([[2.0, 0.0], [0.0, 3.0]])}
+    y = t.apply(x, params)
+    torch.testing.assert_close(y[0, :, :, 2:], x[0, :, :, :-2], atol=1e-5, rtol=0)  # 2 pixels right
+    assert (y[0, :, :, :2].abs() < 1e-6).all()
+    torch.testing.assert_close(y[1, :, 3:, :], x[1, :, :-3, :], atol=1e-5, rtol=0)  # 3 pixels down
+    assert (y[1, :, :3, :].abs() < 1e-6).all()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_affine_quarter_turn_on_a_non_square_image_rotates_the_central_square(k):
+    # 9x15 about its centre (row 4, column 7): the central 9x9 block (columns 3..11) turns onto itself,
+    # the side bands map outside the frame and read zeros
+    x = batch(B=3, H=9, W=15)
+    t = RandomAffine()
+    params = {"angle": torch.full((3,), 90.0 * k), "shift": torch.zeros(3, 2)}
+    y = t.apply(x, params)
+    torch.testing.assert_close(y[..., 3:12], torch.rot90(x[..., 3:12], k, dims=(2, 3)), atol=1e-5, rtol=0)
+    assert (y[..., :3].abs() < 1e-5).all() and (y[..., 12:].abs() < 1e-5).all()
+
+
 def test_affine_draws_within_ranges():
     x = batch(B=200, H=10, W=20)
     t = RandomAffine(degrees=15, translate=(0.1, 0.2))
@@ -180,6 +228,48 @@ def test_lighting_identity_and_clamp():
     torch.testing.assert_close(t(x, gen()), x)
     y = RandomLighting(0.5, 0.5, clamp=(0.0, 1.0))(x, gen())
     assert y.min() >= 0 and y.max() <= 1
+
+
+def _lighting_reference(x, contrast, brightness, clamp):
+    """The documented formula in float64 numpy: whole-image mean (channels and pixels) per example."""
+    a = x.double().numpy()
+    c = contrast.double().numpy()[:, None, None, None]
+    b = brightness.double().numpy()[:, None, None, None]
+    mean = a.reshape(a.shape[0], -1).mean(1)[:, None, None, None]
+    out = mean + c * (a - mean) + b
+    return np.clip(out, *clamp) if clamp is not None else out
+
+
+@pytest.mark.parametrize("clamp", [None, (0.8, 2.0)])
+def test_lighting_matches_the_documented_formula(clamp):
+    x = batch(B=8, C=3)
+    x[:, 0] += 1.0  # channels with clearly different means: a per-channel mean would differ
+    t = RandomLighting(brightness=0.3, contrast=0.5, clamp=clamp)
+    p = t.sample_params(x, gen(11))
+    c, b = p["contrast"], p["brightness"]
+    assert c.shape == b.shape == (8,)
+    assert ((c >= 0.5) & (c <= 1.5)).all() and (b.abs() <= 0.3).all()
+    assert c.std() > 0.05 and b.std() > 0.05  # really drawn per example
+    y = t.apply(x, p)
+    ref = _lighting_reference(x, c, b, clamp)
+    np.testing.assert_allclose(y.double().numpy(), ref, rtol=0, atol=1e-5)
+    if clamp is not None:
+        unclamped = _lighting_reference(x, c, b, None)
+        assert (unclamped < clamp[0]).any() and (unclamped > clamp[1]).any()  # the clamp did act
+    # the call path draws the same parameters from the same seed
+    torch.testing.assert_close(t(x, gen(11)), y)
+
+
+def test_lighting_with_contrast_zero_gives_the_image_mean_plus_brightness():
+    x = batch(B=4, C=3)
+    x[:, 1] -= 0.4
+    t = RandomLighting(brightness=0.3, contrast=0.0)
+    b = torch.tensor([0.1, -0.2, 0.0, 0.25])
+    y = t.apply(x, {"contrast": torch.zeros(4), "brightness": b})
+    a = x.double().numpy()
+    for i in range(4):
+        expected = a[i].mean() + float(b[i])
+        np.testing.assert_allclose(y[i].double().numpy(), np.full(a[i].shape, expected), rtol=0, atol=1e-6)
 
 
 def test_bad_shapes_and_arguments():

@@ -81,3 +81,43 @@ def test_global_pool_of_circular_conv_is_shift_invariant():
     # and the circular stack is equivariant everywhere, borders included
     a, b = f(shift(x, 3, -5, circular=True)), shift(f(x), 3, -5, circular=True)
     assert torch.allclose(a, b, atol=1e-12)
+
+
+def _np_rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("dy,dx,margin", [(1, 2, 4), (-2, 1, 3), (0, -3, 5)])
+def test_equivariance_error_value_matches_numpy_reference(dy, dx, margin):
+    torch.manual_seed(1)
+    mlp = PixelMLP(1, 16, hidden=64, out_channels=2).double()
+    x = torch.randn(3, 1, 16, 16, dtype=torch.float64)
+    f = lambda a: mlp(torch.from_numpy(np.ascontiguousarray(a))).detach().numpy()  # noqa: E731
+    xn = x.numpy()
+    inner = (Ellipsis, slice(margin, 16 - margin), slice(margin, 16 - margin))
+    moved_out = f(numpy_shift(xn, dy, dx))[inner]  # f(Sx)
+    out_moved = numpy_shift(f(xn), dy, dx)[inner]  # S f(x)
+    ref = _np_rel(moved_out, out_moved)
+    assert ref > 0.1 and abs(np.linalg.norm(moved_out) / np.linalg.norm(out_moved) - 1) > 1e-3  # the two normalisers differ
+    assert equivariance_error(mlp, x, dy, dx, margin=margin) == pytest.approx(ref, rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("dy,dx,circular,margin", [(1, 2, False, 0), (-2, 3, True, 0), (2, -1, False, 3)])
+def test_invariance_error_value_matches_numpy_reference(dy, dx, circular, margin):
+    torch.manual_seed(2)
+    mlp = PixelMLP(1, 12, hidden=32, out_channels=2).double()
+    x = torch.randn(2, 1, 12, 12, dtype=torch.float64)
+    f = lambda a: mlp(torch.from_numpy(np.ascontiguousarray(a))).detach().numpy()  # noqa: E731
+    xn = x.numpy()
+    sx = np.roll(xn, (dy, dx), axis=(-2, -1)) if circular else numpy_shift(xn, dy, dx)
+    a, b = f(sx), f(xn)  # f(Sx), f(x)
+    if margin:
+        inner = (Ellipsis, slice(margin, 12 - margin), slice(margin, 12 - margin))
+        a, b = a[inner], b[inner]
+    ref = _np_rel(a, b)
+    assert ref > 0.05 and abs(np.linalg.norm(a) / np.linalg.norm(b) - 1) > 1e-3
+    assert invariance_error(mlp, x, dy, dx, circular=circular, margin=margin) == pytest.approx(ref, rel=1e-12, abs=0)
+    # a vector-valued f (no maps): margin does not apply
+    g = lambda z: mlp(z).sum(dim=(-2, -1))  # noqa: E731  (B, C_out)
+    va, vb = f(sx).sum(axis=(-2, -1)), f(xn).sum(axis=(-2, -1))
+    assert invariance_error(g, x, dy, dx, circular=circular) == pytest.approx(_np_rel(va, vb), rel=1e-12, abs=0)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from adlab.vision import create_model, list_models
 from adlab.vision.arith import conv2d_params, count_macs, count_parameters
@@ -330,3 +331,155 @@ def test_resnet152_needs_fewer_macs_than_vgg19():
     assert round(vgg19 / 1e9, 1) == 19.6  # He et al.: 19.6 GFLOPs
     assert resnet152 < vgg19
     assert count_parameters(build_meta("resnet152")) < count_parameters(build_meta("vgg19"))
+
+
+# ---------------------------------------------------------------------------
+# Block forwards against functional references (eval mode, float64)
+# ---------------------------------------------------------------------------
+
+
+def _randomise_batch_norms(module, gen):
+    """Random running statistics and affine parameters, so that no BN in eval mode is (near) the identity."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen, dtype=m.running_mean.dtype))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen, dtype=m.running_var.dtype))
+                m.weight.copy_(torch.randn(m.num_features, generator=gen, dtype=m.weight.dtype))
+                m.bias.copy_(torch.randn(m.num_features, generator=gen, dtype=m.bias.dtype))
+    return module
+
+
+def _prepare(block, seed=0):
+    torch.manual_seed(seed)
+    block = block.double()
+    return _randomise_batch_norms(block, torch.Generator().manual_seed(seed + 1)).eval()
+
+
+def _bn(bn, x):
+    r"""Eval-mode batch norm written out: $\gamma (x - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta$ per channel."""
+    shape = (1, -1, 1, 1)
+    mu, var = bn.running_mean.view(shape), bn.running_var.view(shape)
+    return bn.weight.view(shape) * (x - mu) / torch.sqrt(var + bn.eps) + bn.bias.view(shape)
+
+
+def _conv3x3(conv, x, stride=1):
+    assert conv.kernel_size == (3, 3) and conv.bias is None
+    return F.conv2d(x, conv.weight, None, stride=stride, padding=1)
+
+
+def _conv1x1(conv, x, stride=1):
+    assert conv.kernel_size == (1, 1) and conv.bias is None
+    return F.conv2d(x, conv.weight, None, stride=stride, padding=0)
+
+
+def _se_reference(se, x):
+    r"""$x \cdot \sigma(W_2\,\mathrm{ReLU}(W_1 \bar x + b_1) + b_2)$ with $\bar x$ the mean over H, W."""
+    c = x.shape[1]
+    w1, w2 = se.fc1.weight.reshape(-1, c), se.fc2.weight.reshape(c, -1)  # 1x1 convs or linears alike
+    pre = x.mean(dim=(2, 3)) @ w1.T + se.fc1.bias  # (B, C/r)
+    gate = torch.sigmoid(F.relu(pre) @ w2.T + se.fc2.bias)  # (B, C)
+    return x * gate[:, :, None, None], pre
+
+
+def test_squeeze_excitation_matches_functional_reference():
+    se = _prepare(R.SqueezeExcitation(16, reduction=4))
+    assert se.fc1.weight.shape[0] == 4
+    x = torch.randn(5, 16, 6, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    expected, pre = _se_reference(se, x)
+    # the reference only tells the ReLU apart if some hidden units are negative and some positive
+    assert (pre < 0).any() and (pre > 0).any()
+    # and the mean apart from the max
+    assert not torch.allclose(x.mean(dim=(2, 3)), x.amax(dim=(2, 3)))
+    torch.testing.assert_close(se(x), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_zero_pad_shortcut_subsamples_from_the_origin_and_appends_zero_channels():
+    x = torch.randn(2, 16, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    y = R.ZeroPadShortcut(16, 32, 2)(x)
+    expected = torch.cat([x[:, :, ::2, ::2], torch.zeros(2, 16, 4, 4, dtype=torch.float64)], dim=1)
+    assert torch.equal(y, expected)
+    # odd sizes round up, as a 3x3 / stride-2 / pad-1 convolution does
+    x7 = torch.randn(2, 16, 7, 7, dtype=torch.float64)
+    y7 = R.ZeroPadShortcut(16, 32, 2)(x7)
+    assert y7.shape == (2, 32, 4, 4) == F.conv2d(x7, torch.zeros(32, 16, 3, 3, dtype=x7.dtype), stride=2, padding=1).shape
+    assert torch.equal(y7[:, :16], x7[:, :, ::2, ::2]) and not y7[:, 16:].any()
+
+
+@pytest.mark.parametrize("stride, c_in, se_reduction", [(1, 8, None), (2, 8, None), (2, 8, 4)])
+def test_basic_block_matches_functional_reference(stride, c_in, se_reduction):
+    planes = 8 if stride == 1 else 16
+    downsample = None
+    if stride != 1:  # projection shortcut, as ResNet._make_layer builds it for v1 blocks
+        downsample = nn.Sequential(R.conv1x1(c_in, planes, stride), nn.BatchNorm2d(planes))
+    block = _prepare(R.BasicBlock(c_in, planes, stride, downsample, se_reduction=se_reduction))
+    x = torch.randn(3, c_in, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    inner = _bn(block.bn1, _conv3x3(block.conv1, x, stride))
+    assert (inner < 0).any()  # so the inner ReLU matters
+    residual = _bn(block.bn2, _conv3x3(block.conv2, F.relu(inner)))
+    if se_reduction:
+        residual = _se_reference(block.se, residual)[0]
+    shortcut = x if downsample is None else _bn(downsample[1], _conv1x1(downsample[0], x, stride))
+    expected = F.relu(residual + shortcut)
+    torch.testing.assert_close(block(x), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_bottleneck_matches_functional_reference():
+    c_in, planes, stride = 16, 8, 2
+    downsample = nn.Sequential(R.conv1x1(c_in, planes * 4, stride), nn.BatchNorm2d(planes * 4))
+    block = _prepare(R.Bottleneck(c_in, planes, stride, downsample))
+    x = torch.randn(2, c_in, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    out = F.relu(_bn(block.bn1, _conv1x1(block.conv1, x)))
+    out = F.relu(_bn(block.bn2, _conv3x3(block.conv2, out, stride)))  # the stride sits on the 3x3
+    out = _bn(block.bn3, _conv1x1(block.conv3, out))
+    expected = F.relu(out + _bn(downsample[1], _conv1x1(downsample[0], x, stride)))
+    torch.testing.assert_close(block(x), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_cifar_basic_block_stride_2_matches_functional_reference(shortcut):
+    block = _prepare(R.CifarBasicBlock(16, 32, stride=2, shortcut=shortcut))
+    x = torch.randn(2, 16, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    inner = _bn(block.bn1, _conv3x3(block.conv1, x, 2))
+    assert (inner < 0).any()
+    residual = _bn(block.bn2, _conv3x3(block.conv2, F.relu(inner)))
+    if shortcut == "A":  # option A: subsample, then zero channels appended after the 16 input channels
+        short = torch.cat([x[:, :, ::2, ::2], torch.zeros(2, 16, 4, 4, dtype=x.dtype)], dim=1)
+    else:  # option B: 1x1 projection with BN
+        short = _bn(block.shortcut[1], _conv1x1(block.shortcut[0], x, 2))
+    torch.testing.assert_close(block(x), F.relu(residual + short), rtol=1e-10, atol=1e-12)
+    # the plain twin has the same residual branch and no shortcut
+    plain = _prepare(R.CifarBasicBlock(16, 32, stride=2, residual=False))
+    residual = _bn(plain.bn2, _conv3x3(plain.conv2, F.relu(_bn(plain.bn1, _conv3x3(plain.conv1, x, 2)))))
+    torch.testing.assert_close(plain(x), F.relu(residual), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_preact_basic_block_matches_functional_reference(stride):
+    c_in, planes = 8, 8 if stride == 1 else 16
+    # v2 projection: a bare 1x1 convolution on the pre-activated input (ResNet._make_layer)
+    downsample = None if stride == 1 else R.conv1x1(c_in, planes, stride)
+    block = _prepare(R.PreActBasicBlock(c_in, planes, stride, downsample))
+    x = torch.randn(2, c_in, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    pre = F.relu(_bn(block.bn1, x))
+    residual = _conv3x3(block.conv2, F.relu(_bn(block.bn2, _conv3x3(block.conv1, pre, stride))))
+    shortcut = x if downsample is None else _conv1x1(downsample, pre, stride)
+    torch.testing.assert_close(block(x), residual + shortcut, rtol=1e-10, atol=1e-12)
+
+
+def test_preact_bottleneck_matches_functional_reference():
+    c_in, planes, stride = 16, 8, 2
+    downsample = R.conv1x1(c_in, planes * 4, stride)
+    block = _prepare(R.PreActBottleneck(c_in, planes, stride, downsample))
+    x = torch.randn(2, c_in, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    pre = F.relu(_bn(block.bn1, x))
+    out = _conv1x1(block.conv1, pre)
+    out = _conv3x3(block.conv2, F.relu(_bn(block.bn2, out)), stride)
+    out = _conv1x1(block.conv3, F.relu(_bn(block.bn3, out)))
+    torch.testing.assert_close(block(x), out + _conv1x1(downsample, pre, stride), rtol=1e-10, atol=1e-12)
+    # identity shortcut (c_in == 4 * planes, stride 1): x itself, not its pre-activation
+    block = _prepare(R.PreActBottleneck(32, 8))
+    x = torch.randn(2, 32, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    pre = F.relu(_bn(block.bn1, x))
+    out = _conv1x1(block.conv3, F.relu(_bn(block.bn3, _conv3x3(block.conv2, F.relu(_bn(block.bn2, _conv1x1(block.conv1, pre)))))))
+    torch.testing.assert_close(block(x), out + x, rtol=1e-10, atol=1e-12)

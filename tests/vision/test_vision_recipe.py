@@ -93,6 +93,40 @@ def test_standard_augmentation_keeps_shape_and_can_be_off():
     assert standard_augmentation(0, False, 0.0) is None
 
 
+@pytest.mark.parametrize("padding,flip,erasing", [(2, True, 0.5), (3, False, 1.0), (0, True, 0.0), (0, False, 0.7)])
+def test_standard_augmentation_is_the_documented_pipeline(padding, flip, erasing):
+    from adlab.vision import augment
+
+    t = standard_augmentation(padding, flip, erasing)
+    assert isinstance(t, augment.Compose)
+    parts = t.transforms
+    expected_types = [augment.RandomCrop] * (padding > 0) + [augment.RandomHorizontalFlip] * flip + [augment.RandomErasing] * (erasing > 0)
+    assert [type(p) for p in parts] == expected_types
+    for p in parts:
+        if isinstance(p, augment.RandomCrop):  # pad and crop back to the input size, zero padding
+            assert p.size is None and p.padding == padding and p.padding_mode == "constant" and p.fill == 0.0
+        elif isinstance(p, augment.RandomHorizontalFlip):
+            assert p.p == 0.5
+        else:
+            assert p.p == erasing and p.scale == (0.02, 0.25) and p.value == 0.0
+    # the same draws as a hand-built pipeline under the same seed
+    ref = augment.Compose(
+        [augment.RandomCrop(None, padding=padding)] * (padding > 0)
+        + [augment.RandomHorizontalFlip(0.5)] * flip
+        + [augment.RandomErasing(p=erasing, scale=(0.02, 0.25))] * (erasing > 0)
+    )
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(1)) + 0.5  # no zeros
+    y = t(x, torch.Generator().manual_seed(3))
+    assert y.shape == x.shape
+    assert torch.equal(y, ref(x, torch.Generator().manual_seed(3)))
+    assert not torch.equal(y, x)
+    if erasing > 0 and padding == 0:
+        # only erasing writes zeros: each erased image holds one zero rectangle of 2%-25% of the area
+        zero_frac = (y == 0).flatten(1).float().mean(1)
+        erased = zero_frac > 0
+        assert erased.any() and (zero_frac[erased] >= 0.02).all() and (zero_frac[erased] <= 0.25).all()
+
+
 def test_param_groups_do_not_decay_vectors():
     m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
     decay, no_decay = param_groups(m, 5e-4)

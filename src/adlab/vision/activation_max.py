@@ -1,9 +1,12 @@
 r"""Activation maximisation: the input a trained classifier finds most typical of a class.
 
 Gradient ascent on the input image $x$ for the logit $z_k(x)$ of class $k$,
-with an L2 penalty that keeps the pixels in a plausible range,
+with an L2 penalty that keeps the pixels in a plausible range. Each step moves
+along the gradient normalised per image, so every class climbs at the same
+pace whatever its logit's scale ($n$ pixels per image):
 
-    $x \leftarrow x + \eta\, \nabla_x \big( z_k(\tau(x)) - \lambda \|x\|^2 \big)$
+    $g = \nabla_x \big( z_k(\tau(x)) - \lambda \|x\|^2 \big), \qquad
+     x \leftarrow x + \eta \sqrt{n}\, g / \|g\|$
 
 Without a prior the ascent finds high-frequency patterns that excite the
 logit but look like noise (the classifier is a function of every pixel, not

@@ -121,3 +121,15 @@ def test_invariance_error_value_matches_numpy_reference(dy, dx, circular, margin
     g = lambda z: mlp(z).sum(dim=(-2, -1))  # noqa: E731  (B, C_out)
     va, vb = f(sx).sum(axis=(-2, -1)), f(xn).sum(axis=(-2, -1))
     assert invariance_error(g, x, dy, dx, circular=circular) == pytest.approx(_np_rel(va, vb), rel=1e-12, abs=0)
+
+
+def test_invariance_margin_on_a_vector_output_is_refused():
+    """A margin crops map borders; on a (B, K) output it would silently drop samples and classes."""
+    x = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+
+    def logits(t):
+        return t.flatten(1)[:, :6]  # (B, 6)
+
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\) maps; f returned shape \(3, 6\)"):
+        invariance_error(logits, x, 1, 0, margin=1)
+    assert invariance_error(logits, x, 1, 0) > 0  # without a margin it is the plain relative change

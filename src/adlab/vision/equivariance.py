@@ -82,9 +82,11 @@ def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
 
 @torch.no_grad()
 def invariance_error(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dy: int, dx: int, circular: bool = False, margin: int = 0) -> float:
-    r"""$\|f(Sx) - f(x)\| / \|f(x)\|$ (on the interior when ``f`` returns maps and ``margin`` > 0)."""
+    r"""$\|f(Sx) - f(x)\| / \|f(x)\|$ (on the interior when ``margin`` > 0, for ``f`` returning (B, C, H, W) maps)."""
     a, b = f(shift(x, dy, dx, circular)), f(x)
-    if margin and a.dim() >= 2:
+    if margin:
+        if a.dim() != 4:  # a (B, K) output has no border to leave out: cropping it would drop rows and classes
+            raise ValueError(f"margin applies to outputs that are (B, C, H, W) maps; f returned shape {tuple(a.shape)}")
         a, b = interior(a, margin), interior(b, margin)
     return _rel(a, b)
 

@@ -293,3 +293,15 @@ def test_pretraining_heads_read_cls_for_nsp_and_every_position_for_mlm():
     torch.testing.assert_close(out.mlm_logits, mlm, rtol=1e-12, atol=1e-12)
     assert (out.nsp_logits - other).abs().max() > 1e-3
     assert model.mlm_bias.abs().min() > 0  # the bias term is exercised
+
+
+def test_new_classifier_layers_get_berts_initialisation_and_a_given_pooler_is_kept():
+    torch.manual_seed(0)
+    enc = BertEncoder(BertConfig(vocab_size=50, max_len=16, n_layer=1, n_head=2, d_model=256))
+    fresh = BertClassifier(enc, n_classes=3, pooling="cls")
+    for layer in (fresh.pooler[0], fresh.head):
+        assert layer.weight.std().item() == pytest.approx(0.02, rel=0.1)  # torch's default would be ~0.036 at width 256
+        assert torch.count_nonzero(layer.bias) == 0
+    given = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.Tanh())
+    w = given[0].weight.clone()
+    assert torch.equal(BertClassifier(enc, n_classes=3, pooler=given).pooler[0].weight, w)

@@ -273,8 +273,10 @@ class BertClassifier(nn.Module):
         self.pooler = pooler if pooler is not None else nn.Sequential(nn.Linear(d, d), nn.Tanh())
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(d, n_classes)
-        nn.init.normal_(self.head.weight, std=0.02)
-        nn.init.zeros_(self.head.bias)
+        # new layers start as BERT's do: N(0, 0.02^2) weights, zero biases (a reused pooler keeps its weights)
+        for m in (self.head, *([] if pooler is not None else [self.pooler[0]])):
+            nn.init.normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
         self.encoder.requires_grad_(not freeze_encoder)
 
     def forward(

@@ -483,3 +483,144 @@ def test_preact_bottleneck_matches_functional_reference():
     pre = F.relu(_bn(block.bn1, x))
     out = _conv1x1(block.conv3, F.relu(_bn(block.bn3, _conv3x3(block.conv2, F.relu(_bn(block.bn2, _conv1x1(block.conv1, pre)))))))
     torch.testing.assert_close(block(x), out + x, rtol=1e-10, atol=1e-12)
+
+
+# DenseNet, MobileNetV2, GoogLeNet and Wide ResNet blocks
+
+
+def test_dense_layer_block_and_transition_match_functional_references():
+    from adlab.vision.models.densenet import DenseBlock, DenseLayer, Transition
+
+    x = torch.randn(2, 6, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(10))
+
+    def layer_ref(layer, features):  # BN-ReLU-conv1x1 - BN-ReLU-conv3x3 on the concatenated inputs: k new maps
+        h = torch.cat(features, 1)
+        pre1 = _bn(layer.norm1, h)
+        pre2 = _bn(layer.norm2, _conv1x1(layer.conv1, F.relu(pre1)))
+        assert (pre1 < 0).any() and (pre2 < 0).any()  # both ReLUs matter
+        return _conv3x3(layer.conv2, F.relu(pre2))
+
+    layer = _prepare(DenseLayer(6, growth_rate=4, bn_size=2))
+    assert layer.conv1.weight.shape == (8, 6, 1, 1) and layer.conv2.weight.shape == (4, 8, 3, 3)
+    f = [x[:, :2], x[:, 2:]]  # a list of earlier maps is read as their concatenation, in list order
+    torch.testing.assert_close(layer(f), layer_ref(layer, f), rtol=1e-10, atol=1e-12)
+
+    # a block returns [x_0, x_1, x_2]: the input first, then each layer's new maps in order
+    block = _prepare(DenseBlock(2, 6, growth_rate=4, bn_size=2), seed=11)
+    assert block.out_channels == 6 + 2 * 4
+    l1, l2 = block.values()
+    x1 = layer_ref(l1, [x])
+    x2 = layer_ref(l2, [x, x1])
+    torch.testing.assert_close(block(x), torch.cat([x, x1, x2], 1), rtol=1e-10, atol=1e-12)
+
+    # transition: BN-ReLU-conv1x1 (compression), then a 2x2 average pool
+    trans = _prepare(Transition(6, 3), seed=12)
+    bn, conv = trans[0], trans[2]
+    pre = _bn(bn, x)
+    assert (pre < 0).any()
+    expected = F.avg_pool2d(_conv1x1(conv, F.relu(pre)), 2)
+    torch.testing.assert_close(trans(x), expected, rtol=1e-10, atol=1e-12)
+
+
+def _depthwise3x3(conv, x, stride=1):
+    assert conv.kernel_size == (3, 3) and conv.bias is None and conv.groups == conv.in_channels == conv.out_channels
+    assert conv.weight.shape == (conv.out_channels, 1, 3, 3)
+    return F.conv2d(x, conv.weight, None, stride=stride, padding=1, groups=conv.groups)
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, stride, t, residual",
+    [(8, 8, 1, 3, True), (8, 8, 2, 3, False), (8, 12, 1, 3, False), (8, 8, 1, 1, True), (8, 16, 2, 1, False)],
+)
+def test_inverted_residual_matches_functional_reference(c_in, c_out, stride, t, residual):
+    from adlab.vision.models.mobilenet import InvertedResidual
+
+    block = _prepare(InvertedResidual(c_in, c_out, stride, expand_ratio=t), seed=13)
+    with torch.no_grad():  # wider BN outputs, so that ReLU6's upper clamp is reached
+        for m in block.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.mul_(4)
+    x = 3 * torch.randn(2, c_in, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(14))
+    layers = list(block.conv)
+    pres = []
+    h = x
+    if t != 1:  # 1x1 expansion to t * c_in maps, BN, ReLU6
+        expand = layers.pop(0)
+        pres.append(_bn(expand[1], _conv1x1(expand[0], h)))
+        h = F.relu6(pres[-1])
+    else:  # no expansion convolution at all
+        assert len(layers) == 3
+    dw, project, bn = layers
+    assert h.shape[1] == t * c_in
+    pres.append(_bn(dw[1], _depthwise3x3(dw[0], h, stride)))  # 3x3 depth-wise (the stride), BN, ReLU6
+    out = _bn(bn, _conv1x1(project, F.relu6(pres[-1])))  # 1x1 projection, BN, no nonlinearity
+    # the clamps at 0 and at 6 are both active somewhere, and the projection has negative outputs
+    assert all((p < 0).any() and (p > 6).any() for p in pres) and (out < 0).any()
+    expected = x + out if residual else out
+    torch.testing.assert_close(block(x), expected, rtol=1e-10, atol=1e-12)
+    assert block.use_res_connect is residual
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_inception_module_matches_functional_reference(batch_norm):
+    from adlab.vision.models.googlenet import Inception
+
+    # (in, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool_proj): all branches of different widths
+    block = _prepare(Inception(6, 2, 3, 4, 2, 5, 3, batch_norm=batch_norm), seed=15)
+    assert block.out_channels == 2 + 4 + 5 + 3
+    x = torch.randn(2, 6, 7, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(16))
+
+    def basic(seq, h, k):  # conv (k x k, "same") - BN (eps 1e-3) if batch_norm, else a conv bias - ReLU
+        conv = seq[0]
+        assert conv.kernel_size == (k, k) and (conv.bias is None) == batch_norm
+        h = F.conv2d(h, conv.weight, conv.bias, padding=k // 2)
+        if batch_norm:
+            assert isinstance(seq[1], nn.BatchNorm2d) and seq[1].eps == 1e-3
+            h = _bn(seq[1], h)
+        else:
+            assert not any(isinstance(m, nn.BatchNorm2d) for m in seq)
+        assert (h < 0).any()
+        return F.relu(h)
+
+    b1 = basic(block.branch1, x, 1)
+    b2 = basic(block.branch2[1], basic(block.branch2[0], x, 1), 3)
+    b3 = basic(block.branch3[1], basic(block.branch3[0], x, 1), 5)
+    b4 = basic(block.branch4[1], F.max_pool2d(x, 3, stride=1, padding=1), 1)  # 3x3 max-pool, stride 1
+    # the paper's order: 1x1, 3x3, 5x5, pool projection
+    torch.testing.assert_close(block(x), torch.cat([b1, b2, b3, b4], 1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("stage, index", [("layer1", 0), ("layer1", 1), ("layer2", 0)])
+def test_wide_resnet_block_matches_functional_reference(stage, index):
+    torch.manual_seed(0)
+    model = R.wide_resnet(16, 2, num_classes=10, dropout=0.3)  # widths 32, 64, 128; two blocks per stage
+    assert all(b.dropout.p == 0.3 for b in model.modules() if isinstance(b, R.PreActBasicBlock))
+    block = _prepare(getattr(model, stage)[index], seed=17)
+    assert isinstance(block.dropout, nn.Dropout)
+    c_in, planes = block.conv1.in_channels, block.conv1.out_channels
+    stride = 2 if stage == "layer2" else 1
+    x = torch.randn(2, c_in, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(18))
+
+    def reference(drop):
+        pre = F.relu(_bn(block.bn1, x))
+        mid = _bn(block.bn2, _conv3x3(block.conv1, pre, stride))
+        assert (mid < 0).any()
+        residual = _conv3x3(block.conv2, drop(F.relu(mid)))  # dropout between the two convolutions
+        if block.downsample is None:  # identity: x itself, not its pre-activation
+            assert c_in == planes and stride == 1
+            return residual + x
+        return residual + _conv1x1(block.downsample, pre, stride)  # 1x1 projection of the pre-activation
+
+    assert (block.downsample is None) == (stage == "layer1" and index == 1)
+    # eval mode: dropout is the identity
+    torch.testing.assert_close(block(x), reference(lambda h: h), rtol=1e-10, atol=1e-12)
+    # training mode, the BNs in eval mode: the same dropout mask (same seed) at the same place
+    block.train()
+    for m in block.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    torch.manual_seed(19)
+    y = block(x)
+    torch.manual_seed(19)
+    torch.testing.assert_close(y, reference(lambda h: F.dropout(h, 0.3, training=True)), rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(y, reference(lambda h: h))

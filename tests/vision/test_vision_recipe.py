@@ -239,3 +239,77 @@ def test_unknown_compile_mode_is_refused(tmp_path):
     ctx = RunContext(tmp_path, "t", "smoke", 0, torch.device("cpu"))
     with pytest.raises(ValueError, match="compile"):
         fit("m", nn.Linear(2, 2), Recipe(compile="fastest"), (torch.randn(4, 2), torch.zeros(4, dtype=torch.long)), ctx)
+
+
+def _nesterov_model():
+    """A conv with a bias, a batch norm and a linear layer, in float64."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2)
+    ).double()
+
+
+def test_sgd_nesterov_matches_a_hand_written_nesterov_update():
+    import copy
+
+    from adlab.vision.recipe import sgd_nesterov
+
+    lr, mu, wd = 0.1, 0.7, 0.05  # not the defaults, so that each argument must be passed through
+    model = _nesterov_model()
+    ref = copy.deepcopy(model)
+    opt = sgd_nesterov(model, lr, momentum=mu, weight_decay=wd)
+    # the docstring's rule: weights (conv kernels, linear matrices) are decayed; biases and BN's scale and shift are not
+    decayed = {name: name.endswith("weight") and not isinstance(ref.get_submodule(name.rsplit(".", 1)[0]), nn.BatchNorm2d)
+               for name, _ in ref.named_parameters()}
+    assert sorted(n for n, d in decayed.items() if d) == ["0.weight", "4.weight"]
+    bufs = {name: torch.zeros_like(p) for name, p in ref.named_parameters()}
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(6, 2, 4, 4, generator=g, dtype=torch.float64), torch.randint(0, 2, (6,), generator=g)
+    for _ in range(3):
+        for m in (model, ref):
+            m.zero_grad()
+            F.cross_entropy(m(x), y).backward()
+        opt.step()
+        with torch.no_grad():  # torch's documented Nesterov SGD: v = mu v + g,  p -= lr (g + mu v)
+            for name, p in ref.named_parameters():
+                grad = p.grad + wd * p if decayed[name] else p.grad
+                bufs[name] = mu * bufs[name] + grad
+                p -= lr * (grad + mu * bufs[name])
+        # float64 agreement up to rounding (torch fuses some multiply-adds, so not bit for bit)
+        for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-15, msg=lambda m, name=name: f"{name}: {m}")
+    # three steps moved every parameter but the conv's bias, whose gradient the batch norm after it cancels:
+    # left in place, it shows that biases are not decayed (decay alone would shrink it by a factor ~0.98)
+    start = dict(_nesterov_model().named_parameters())
+    for name, p in model.named_parameters():
+        moved = (p - start[name]).abs().max().item()
+        assert moved < 1e-12 if name == "0.bias" else moved > 1e-4, (name, moved)
+
+
+def test_predict_in_batches_is_one_eval_pass_and_restores_the_mode():
+    import copy
+
+    from adlab.vision.recipe import predict
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)
+    ).double()
+    with torch.no_grad():  # running statistics far from a batch's, so that train and eval modes differ
+        model[1].running_mean.uniform_(-1.0, 1.0)
+        model[1].running_var.uniform_(2.0, 4.0)
+    x = torch.randn(20, 1, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = model.eval()(x)  # (20, 3), one pass
+        torch.manual_seed(2)  # (a copy: a training-mode pass would update the running statistics)
+        assert not torch.allclose(copy.deepcopy(model).train()(x), expected, atol=1e-2)  # the mode matters here
+    for training in (True, False):
+        model.train(training)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        out = predict(model, x, batch_size=7)  # batches of 7, 7 and 6
+        assert out.shape == (20, 3) and not out.requires_grad
+        torch.testing.assert_close(out, expected.float(), rtol=1e-6, atol=1e-6)
+        assert model.training is training
+        assert all(m.training is training for m in model.modules())
+        # eval mode: the batch norm's running statistics were not updated
+        assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())

@@ -171,3 +171,78 @@ def test_kv_cache_gives_the_same_outputs_as_full_causal_attention(fast):
 def test_mha_rejects_indivisible_heads():
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(10, 3)
+
+
+# ---------------------------------------------------------------- added by mutation review
+
+
+def test_sdpa_explicit_scale_matches_torch():
+    q, k, v = _qkv(L=4, S=6)
+    _check_against_torch(q, k, v, {"scale": 0.3}, {"scale": 0.3})
+
+
+def test_sdpa_additive_mask_with_causal_matches_torch():
+    # the causal mask must be merged into an additive mask, not dropped
+    q, k, v = _qkv(L=5, S=5)
+    add = torch.randn(2, 1, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    causal_add = torch.zeros(5, 5, dtype=torch.float64).masked_fill(~torch.ones(5, 5, dtype=torch.bool).tril(), float("-inf"))
+    _check_against_torch(q, k, v, {"mask": add, "causal": True}, {"attn_mask": add + causal_add})
+
+
+def test_sdpa_dropout_keeps_each_weight_with_probability_one_minus_p():
+    # Bernoulli(1 - p) keep mask: the kept fraction is 1 - p (here 0.8, not 0.2), and E[weights] = weights
+    q, k, v = _qkv(B=4, H=4, L=32, S=32)
+    g = torch.Generator().manual_seed(5)
+    _, wd = scaled_dot_product_attention(q.detach(), k.detach(), v.detach(), dropout_p=0.2, return_weights=True, generator=g)
+    kept = (wd != 0).double().mean().item()
+    assert abs(kept - 0.8) < 0.02, kept  # n = 16384, sd of the fraction ~ 0.003
+    # each row still sums to one on average (inverted dropout is unbiased)
+    assert abs(wd.sum(-1).mean().item() - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_mha_dropout_is_off_in_eval_mode(fast):
+    # a non-zero dropout rate must not change an eval-mode module: it equals torch's (eval) exactly
+    torch.manual_seed(6)
+    ours = MultiHeadAttention(16, 2, fast=fast, dropout=0.5).double().eval()
+    ref = _torch_mha_with_our_weights(ours)
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    for causal in (False, True):
+        y_ref, _ = ref(x, x, x, attn_mask=~causal_mask(5) if causal else None, need_weights=False)
+        torch.testing.assert_close(ours(x, causal=causal), y_ref, **TOL)
+
+
+def test_mha_dropout_in_training_rescales_the_eval_weights():
+    torch.manual_seed(7)
+    mha = MultiHeadAttention(16, 2, dropout=0.5).double()
+    x = torch.randn(2, 6, 16, dtype=torch.float64)
+    _, w_eval = mha.eval()(x, need_weights=True)
+    y, w = mha.train()(x, need_weights=True)
+    dropped = w == 0
+    assert 0.3 < dropped.double().mean().item() < 0.7
+    torch.testing.assert_close(w[~dropped], 2 * w_eval[~dropped], **TOL)
+    # and the output is W_O applied to the heads computed with those (dropped) weights
+    v = mha.W_V(x).view(2, 6, 2, 8).transpose(1, 2)
+    o = (w @ v).transpose(1, 2).reshape(2, 6, 16)
+    torch.testing.assert_close(y, mha.W_O(o), **TOL)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_mha_dropout_rate_near_one_in_training_leaves_only_the_output_bias(fast):
+    # every attention weight dropped: each head outputs 0, so MHA(x) = W_O(0) = b_O
+    torch.manual_seed(8)
+    mha = MultiHeadAttention(16, 2, fast=fast, dropout=1.0 - 1e-12).double().train()
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    torch.testing.assert_close(mha(x), mha.W_O.bias.expand(2, 5, 16), rtol=0, atol=1e-9)
+
+
+def test_sdpa_dropout_of_one_drops_everything_like_torch_and_bad_rates_are_refused():
+    """p = 1: every weight is dropped, so the output is zero (torch's kernel gives zeros; the
+    rescaling 1 / (1 - p) must not turn that into 0/0 = NaN)."""
+    q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
+    out, w = scaled_dot_product_attention(q, k, v, dropout_p=1.0, return_weights=True)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, dropout_p=1.0))
+    assert torch.count_nonzero(out) == 0 and torch.count_nonzero(w) == 0
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="dropout_p"):
+            scaled_dot_product_attention(q, k, v, dropout_p=bad)

@@ -131,3 +131,49 @@ def test_replace_batchnorm_keeps_outputs():
     replace_batchnorm(model)
     assert isinstance(model[1], BatchNorm2d) and isinstance(model[5], BatchNorm1d)
     torch.testing.assert_close(model(x), expected, atol=ATOL, rtol=0)
+
+
+# ---------------------------------------------------------------- added by mutation review
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_eval_forward_does_not_count_batches_or_move_running_stats(momentum):
+    ours, ref = _pair("2d", 3, momentum=momentum)
+    x = torch.randn(4, 3, 2, 2) * 2 + 1
+    ours(x), ref(x)
+    ours.eval(), ref.eval()
+    ours(x), ref(x)
+    ours.train(), ref.train()
+    x2 = torch.randn(4, 3, 2, 2) - 1
+    torch.testing.assert_close(ours(x2), ref(x2), atol=ATOL, rtol=0)
+    assert int(ours.num_batches_tracked) == int(ref.num_batches_tracked) == 2
+    torch.testing.assert_close(ours.running_mean, ref.running_mean, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours.running_var, ref.running_var, atol=ATOL, rtol=0)
+
+
+def test_reset_parameters_matches_torch():
+    ours, ref = _pair("1d", 4)
+    x = torch.randn(8, 4) * 3 + 2
+    for _ in range(3):
+        ours(x), ref(x)
+    ours.reset_parameters(), ref.reset_parameters()
+    for key, val in ref.state_dict().items():
+        torch.testing.assert_close(ours.state_dict()[key], val, rtol=0, atol=0)
+
+
+def test_replace_batchnorm_nested_keeps_dtype_momentum_and_training_behaviour():
+    import copy
+
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, momentum=0.5))
+    ref = nn.Sequential(inner, nn.ReLU(), nn.Flatten(), nn.Linear(27, 4), nn.BatchNorm1d(4, momentum=None)).double()
+    ref(torch.randn(6, 2, 5, 5, dtype=torch.float64))  # non-trivial running statistics and counters
+    ours = replace_batchnorm(copy.deepcopy(ref))
+    assert isinstance(ours[0][1], BatchNorm2d) and isinstance(ours[4], BatchNorm1d)
+    x = torch.randn(6, 2, 5, 5, dtype=torch.float64)
+    for _ in range(2):  # training steps: same outputs, same running statistics (momentum 0.5 and cumulative)
+        y, y_ref = ours(x), ref(x)
+        assert y.dtype == torch.float64
+        torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+    for key, val in ref.state_dict().items():
+        torch.testing.assert_close(ours.state_dict()[key], val, rtol=1e-7, atol=1e-8)

@@ -128,7 +128,11 @@ def scaled_dot_product_attention(
 
     # $a_{ij} = \exp(s_{ij}) / \sum_{j'} \exp(s_{ij'})$                    (..., L, S)
     weights = torch.softmax(scores, dim=-1)
-    if dropout_p > 0.0:
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"dropout_p must be in [0, 1], got {dropout_p}")
+    if dropout_p == 1.0:  # every weight dropped (torch's dropout gives zeros too; 0/0 otherwise)
+        weights = torch.zeros_like(weights)
+    elif dropout_p > 0.0:
         u = torch.rand(weights.shape, generator=generator, device=generator.device if generator else weights.device)
         keep = u.to(weights.device) >= dropout_p
         weights = weights * keep / (1.0 - dropout_p)

@@ -187,9 +187,10 @@ def main() -> None:
             "threads": torch.get_num_threads(), "vocab": args.vocab, "steps": args.steps, "warmup": args.warmup,
             "fused_adamw": args.fused_adamw, "rounds": 1, "compile_modes": modes if args.compile else None, "peak_tflops": peak}
     gpt_cfg = GPTConfig(vocab_size=args.vocab, block_size=p["block_size"], n_layer=p["n_layer"], n_head=p["n_head"], d_model=p["d_model"])
-    fpt = flops_per_token(GPT(gpt_cfg))
+    reference = GPT(gpt_cfg)  # on the CPU, for the counts only
+    fpt = flops_per_token(reference)
     if args.lstm:
-        info["lstm_hidden"] = match_lstm_hidden(GPT(gpt_cfg).num_parameters(), args.vocab, 2)
+        info["lstm_hidden"] = match_lstm_hidden(reference.num_parameters(), args.vocab, 2)
     results, step_fns = {}, {}
 
     def derive(r: dict) -> None:  # the figures that follow from tokens/s

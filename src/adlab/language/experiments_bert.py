@@ -3,7 +3,6 @@ contextual vectors tell the senses of one word apart where a static vector canno
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 from dataclasses import dataclass, fields
@@ -98,14 +97,8 @@ def pretrain_bert(cfg: PretrainConfig, ctx: RunContext) -> tuple[BertForPretrain
         run = load_pretrained(model, cfg, ctx.seed)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if cfg.amp else contextlib.nullcontext()
-
-        def loss_fn(m: BertForPretraining, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            with autocast:
-                return pretraining_loss(m, batch)
-
         run = train_steps(
-            "bert", model, opt, batch_fn, loss_fn, cfg.steps, ctx,
+            "bert", model, opt, batch_fn, pretraining_loss, cfg.steps, ctx, amp=cfg.amp,
             scheduler=warmup_cosine(opt, max(1, cfg.steps // 10), cfg.steps), checkpoint_every=cfg.checkpoint_every,
         )
     model.eval()

@@ -3,7 +3,6 @@ gradient path through attention and recurrence, and what trained attention heads
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -136,14 +135,8 @@ class GptChar(Experiment):
                 points.append({"step": step, "val_bpc": bpc})
                 return {"bpc": bpc}
 
-            autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-
-            def loss_fn(m: torch.nn.Module, w: torch.Tensor) -> torch.Tensor:
-                with autocast:
-                    return lm_loss(m, w)
-
             runs[name] = train_steps(
-                name, model, opt, batch_fn, loss_fn, cfg.steps, ctx, scheduler=sched,
+                name, model, opt, batch_fn, lm_loss, cfg.steps, ctx, scheduler=sched, amp=amp,
                 checkpoint_every=cfg.checkpoint_every, max_seconds=cfg.max_train_seconds,
                 eval_fn=evaluate, eval_every=cfg.eval_every,
                 compile=cfg.compile if name == "gpt" else None,  # only the GPT's steps; evaluation stays eager

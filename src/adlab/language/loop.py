@@ -62,6 +62,7 @@ def train_steps(
     eval_every: int = 0,
     compile: str | None = None,
     read_every: int | None = None,
+    amp: bool = False,
 ) -> LoopResult:
     """Train ``model`` for ``n_steps`` steps (or until ``max_seconds`` of training time).
 
@@ -78,6 +79,8 @@ def train_steps(
             (None: every step on a CPU, where it is free, and every ``log_every`` steps on a GPU, so
             the host can queue the next steps while the card works; 1 under a time budget).
             The losses, logs and checkpoints are the same for any value.
+        amp: compute ``loss_fn`` (forward and loss) under bf16 autocast, on a GPU or a CPU with
+            bf16 kernels; the backward pass and the optimizer step stay outside it.
     """
     if compile is not None and compile not in COMPILE_MODES:
         raise ValueError(f"compile must be None or one of {', '.join(COMPILE_MODES)}, got {compile!r}")
@@ -143,7 +146,8 @@ def train_steps(
             t0 = time.perf_counter()
             if graphs:  # a new step: the CUDA graphs may reuse the last step's output memory
                 torch.compiler.cudagraph_mark_step_begin()
-            loss = loss_fn(step_model, batch_fn(step))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(step_model, batch_fn(step))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
